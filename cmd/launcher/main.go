@@ -1,0 +1,75 @@
+// Command launcher starts the local daprshop system from the multi-app run
+// file (dapr/dapr.yaml), the same file `dapr run -f` reads, and stops it all
+// on Ctrl-C or SIGTERM. `make run` calls it.
+//
+//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh]
+//
+// Environment: PROFILE chooses the folder under components/ (default local).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/daprshop/daprshop/internal/launcher"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "launcher:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	runFile := fs.String("f", "dapr/dapr.yaml", "multi-app run file")
+	profile := fs.String("profile", getenv("PROFILE"), "infrastructure profile: a folder under components/ (env PROFILE; default local)")
+	fresh := fs.Bool("fresh", false, "delete the profile's data (.data/<profile>) before starting")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	sys, err := launcher.Start(ctx, launcher.Config{
+		RunFile: *runFile,
+		Profile: *profile,
+		RootDir: root,
+		Output:  stdout,
+		Fresh:   *fresh,
+	})
+	if err != nil {
+		return err
+	}
+	if gw, ok := sys.App("gateway"); ok {
+		fmt.Fprintf(stdout, tryIt, gw.AppPort)
+	}
+	err = sys.Wait(ctx)
+	sys.Stop()
+	return err
+}
+
+// tryIt is printed once the system is healthy.
+const tryIt = `
+daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
+
+  # register a user (201, the user's id in the answer)
+  curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' \
+       -d '{"email":"ada@example.com","name":"Ada"}'
+
+  # the welcome notification, delivered by pub/sub (use the id from above)
+  curl -s http://127.0.0.1:%[1]d/api/v1/users/<id>/notifications
+
+  # bad input gets a problem+json naming the field
+  curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' -d '{"email":"nope"}'
+
+`

@@ -1,0 +1,87 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// natsSpec runs nats-server with JetStream on the port of the profile's
+// pubsub.jetstream component, its store under the data folder.
+func (s *System) natsSpec(res []resource) (procSpec, error) {
+	js := jetStreamTopics(res, daprNamespace())
+	if len(js) == 0 {
+		return procSpec{}, fmt.Errorf("profile %s has no pubsub.jetstream component for the launcher's NATS server", s.cfg.Profile)
+	}
+	u, err := url.Parse(js[0].NatsURL)
+	if err != nil || u.Port() == "" {
+		return procSpec{}, fmt.Errorf("pubsub %s: natsURL %q has no port", js[0].Name, js[0].NatsURL)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	monitor := port + natsMonitorOffset
+	bin := filepath.Join(s.cfg.BinDir, "nats-server")
+	return procSpec{
+		name: "nats",
+		path: bin,
+		args: []string{
+			"--addr", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--http_port", strconv.Itoa(monitor),
+			"--jetstream", "--store_dir", filepath.Join(s.DataDir(), "nats"),
+			"--server_name", "daprshop-local",
+		},
+		dir:   s.cfg.RootDir,
+		ports: []namedPort{{port, "NATS client"}, {monitor, "NATS monitoring"}},
+		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", monitor)),
+	}, nil
+}
+
+// ensureStreams creates (or updates) one JetStream stream per topic of every
+// pubsub.jetstream component in the profile. Streams keep messages for a
+// week, so a subscriber that was down catches up from its durable consumer.
+func (s *System) ensureStreams(ctx context.Context) error {
+	res, err := readResources(s.apps[0].ResourcesPaths)
+	if err != nil {
+		return err
+	}
+	for _, ps := range jetStreamTopics(res, daprNamespace()) {
+		nc, err := nats.Connect(ps.NatsURL, nats.Name("daprshop launcher"), nats.Timeout(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("connect to NATS at %s for pubsub %s: %w", ps.NatsURL, ps.Name, err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			return err
+		}
+		for _, topic := range ps.Topics {
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+				Name:     streamName(topic),
+				Subjects: []string{topic},
+				Storage:  jetstream.FileStorage,
+				MaxAge:   7 * 24 * time.Hour,
+			})
+			if err != nil {
+				nc.Close()
+				return fmt.Errorf("create stream for topic %s: %w", topic, err)
+			}
+		}
+		nc.Close()
+		s.out.system("JetStream streams ready for pubsub %s: %v", ps.Name, ps.Topics)
+	}
+	return nil
+}
+
+// daprNamespace is the namespace a self-hosted daprd runs in.
+func daprNamespace() string {
+	if ns := os.Getenv("NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "default"
+}

@@ -1,0 +1,127 @@
+// Package sidecar connects an app to its own Dapr sidecar: the go-sdk client
+// for state, publish and secrets over gRPC, an HTTP client for service
+// invocation, and the readiness check. It is the only place that knows how
+// the Dapr API token travels.
+package sidecar
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+)
+
+// TokenHeader carries the Dapr API token, on gRPC metadata and HTTP alike.
+const TokenHeader = "dapr-api-token"
+
+// Config says where the sidecar listens and which token it wants.
+type Config struct {
+	Host     string // usually 127.0.0.1
+	HTTPPort string
+	GRPCPort string
+	APIToken string
+}
+
+// HTTPBase returns the base URL of the sidecar's HTTP API.
+func (c Config) HTTPBase() string {
+	return "http://" + net.JoinHostPort(c.Host, c.HTTPPort)
+}
+
+// Dial returns a go-sdk client for the sidecar without waiting for it: the
+// connection is made lazily and re-made when the sidecar restarts, so an app
+// may start before its sidecar (the go-sdk's NewClientWithAddress blocks
+// instead, and fails the app if the sidecar is late).
+//
+// The token is attached by our own interceptor because the go-sdk adds its
+// interceptors only in NewClientWithAddress, and they replace the outgoing
+// metadata (dropping trace context) instead of appending to it.
+func Dial(c Config) (dapr.Client, error) {
+	conn, err := grpc.NewClient(net.JoinHostPort(c.Host, c.GRPCPort),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(withToken(ctx, c.APIToken), method, req, reply, cc, opts...)
+		}),
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(withToken(ctx, c.APIToken), desc, cc, method, opts...)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dial sidecar gRPC port %s: %w", c.GRPCPort, err)
+	}
+	return dapr.NewClientWithConnection(conn), nil
+}
+
+func withToken(ctx context.Context, token string) context.Context {
+	if token == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, TokenHeader, token)
+}
+
+// NewHTTPClient returns the one HTTP client an app uses to talk to its
+// sidecar: a shared transport so connections are reused, and a timeout on
+// every call so a stuck sidecar cannot hold a request forever.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t, Timeout: timeout}
+}
+
+// Checker tells whether the sidecar is up for outbound calls.
+type Checker struct {
+	cfg    Config
+	client *http.Client
+}
+
+// NewChecker returns a readiness check against the sidecar c.
+func NewChecker(c Config, client *http.Client) *Checker {
+	return &Checker{cfg: c, client: client}
+}
+
+// Ready asks the sidecar's outbound health endpoint, which answers once the
+// sidecar can serve the app's calls, independently of the app's own health
+// (so there is no circular wait between app and sidecar).
+func (ch *Checker) Ready(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ch.cfg.HTTPBase()+"/v1.0/healthz/outbound", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := ch.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("sidecar health: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("sidecar health: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// ConfigFromEnv reads the sidecar's address and token from the variables the
+// launcher and the Dapr CLI set for every app.
+func ConfigFromEnv(getenv func(string) string) Config {
+	c := Config{
+		Host:     getenv("DAPR_HOST"),
+		HTTPPort: getenv("DAPR_HTTP_PORT"),
+		GRPCPort: getenv("DAPR_GRPC_PORT"),
+		APIToken: getenv("DAPR_API_TOKEN"),
+	}
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if c.HTTPPort == "" {
+		c.HTTPPort = "3500"
+	}
+	if c.GRPCPort == "" {
+		c.GRPCPort = "50001"
+	}
+	return c
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+)
+
+// HandleHealthz reports that the process is alive. It checks nothing else,
+// so that a slow dependency never gets a healthy process restarted.
+func HandleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		Respond(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// HandleReadyz reports whether the service can do its work: ready runs the
+// checks (its sidecar reachable) with a short deadline.
+func HandleReadyz(logger *slog.Logger, ready func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			Error(w, r, logger, apperr.Wrap(apperr.Unavailable, err, "not ready: the sidecar is not reachable"))
+			return
+		}
+		Respond(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// AppTokenHeader is the header in which daprd presents the app API token.
+const AppTokenHeader = "dapr-api-token"
+
+// RequireAppToken lets a request through only when it carries the app API
+// token that daprd sends on every call to its app, so that nothing but the
+// app's own sidecar can reach the app's routes. An empty token disables the
+// check (a profile without tokens); services log that at start-up.
+func RequireAppToken(logger *slog.Logger, token string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if token == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got := r.Header.Get(AppTokenHeader)
+			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				Error(w, r, logger, apperr.E(apperr.Unauthenticated, "this route accepts calls from the app's Dapr sidecar only"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

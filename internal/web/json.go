@@ -1,0 +1,120 @@
+// Package web holds the HTTP plumbing every service shares: strict JSON in,
+// JSON out, RFC 9457 problem responses mapped from apperr kinds in one place,
+// health endpoints and the app API token check.
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+)
+
+// MaxBodyBytes is the largest request body any service accepts (1 MiB).
+const MaxBodyBytes = 1 << 20
+
+// Validator is implemented by request types that check their own fields
+// after decoding.
+type Validator interface {
+	Validate() error
+}
+
+// Decode reads exactly one JSON value from r's body into v, strictly:
+// the Content-Type must be JSON, unknown fields are rejected, trailing data
+// is rejected and the body may not exceed MaxBodyBytes. When v implements
+// Validator, Validate runs too. Every failure is an *apperr.Error naming the
+// field or the limit.
+func Decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return apperr.E(apperr.UnsupportedMedia, "Content-Type must be application/json, got %q", ct)
+		}
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return tooLarge()
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if err != nil {
+			if de := decodeError(err); apperr.Is(de, apperr.TooLarge) {
+				return de
+			}
+		}
+		return apperr.E(apperr.Invalid, "the body must hold a single JSON value")
+	}
+	if val, ok := v.(Validator); ok {
+		return val.Validate()
+	}
+	return nil
+}
+
+func tooLarge() error {
+	return apperr.E(apperr.TooLarge, "the body is larger than the limit of %d bytes", MaxBodyBytes)
+}
+
+// decodeError turns the errors of encoding/json into messages that name the
+// field or the position, without echoing the client's input back.
+func decodeError(err error) error {
+	var (
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		maxErr    *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return tooLarge()
+	case errors.Is(err, io.EOF):
+		return apperr.E(apperr.Invalid, "the body is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.E(apperr.Invalid, "the body is truncated JSON")
+	case errors.As(err, &syntaxErr):
+		return apperr.E(apperr.Invalid, "malformed JSON at byte offset %d", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return apperr.E(apperr.Invalid, "the body must be a JSON %s, not %s", "object", typeErr.Value)
+		}
+		return apperr.InvalidFields(apperr.FieldError{Field: field, Detail: fmt.Sprintf("must be of type %s, not %s", jsonType(typeErr.Type.Kind().String()), typeErr.Value)})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.InvalidFields(apperr.FieldError{Field: field, Detail: "unknown field"})
+	default:
+		return apperr.Wrap(apperr.Invalid, err, "the body is not valid JSON")
+	}
+}
+
+func jsonType(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct":
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// Respond writes v as JSON with the given status.
+func Respond(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v != nil {
+		// The status is on the wire already: an encoding error here can only
+		// be a client gone away, which nobody can be told about.
+		_ = json.NewEncoder(w).Encode(v)
+	}
+}

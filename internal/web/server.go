@@ -1,0 +1,86 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+)
+
+// NewServer returns an http.Server with the timeouts every service uses:
+// slow clients cannot hold connections open.
+func NewServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+// Serve runs srv until ctx is done, then shuts it down gracefully with a
+// fresh deadline (ctx itself is already done by then), letting in-flight
+// requests finish.
+func Serve(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	logger.InfoContext(ctx, "listening", "addr", srv.Addr)
+	errCh := make(chan error, 1)
+	go func() { errCh <- srv.Serve(ln) }()
+	select {
+	case err := <-errCh:
+		return err
+	case <-ctx.Done():
+	}
+	logger.InfoContext(context.Background(), "shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errCh; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// NotFound answers unknown paths with a problem body instead of plain text.
+func NotFound(logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, logger, apperr.E(apperr.NotFound, "no route for %s", r.URL.Path))
+	})
+}
+
+// MethodNotAllowed answers a known path with a wrong method.
+func MethodNotAllowed(logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, Problem{Type: "about:blank", Title: http.StatusText(http.StatusMethodNotAllowed), Status: http.StatusMethodNotAllowed, Detail: "method " + r.Method + " is not allowed here", Instance: r.URL.Path})
+	})
+}
+
+// Recover turns a panic in a handler into a logged 500 problem, so that one
+// bad request cannot take its connection down without an answer.
+func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler { //nolint:errorlint // sentinel re-panicked by net/http
+						panic(v)
+					}
+					logger.ErrorContext(r.Context(), "handler panicked", "panic", v, "path", r.URL.Path)
+					Error(w, r, logger, apperr.E(apperr.Internal, "internal error"))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/daprshop/daprshop/internal/cloudevent"
+)
+
+// handleUserRegistered welcomes a new user. It answers SUCCESS when the
+// welcome is stored or was stored before (a redelivery), DROP for an event
+// that can never be applied, and RETRY when the store is unavailable.
+func handleUserRegistered(logger *slog.Logger, svc *service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev userRegistered
+		meta, err := cloudevent.Decode(r, &ev)
+		if err == nil {
+			err = ev.validate()
+		}
+		if err != nil {
+			logger.WarnContext(r.Context(), "event dropped", "event_id", meta.ID, "error", err.Error())
+			cloudevent.Respond(w, cloudevent.Drop)
+			return
+		}
+		added, err := svc.Welcome(r.Context(), meta.ID, ev)
+		if errors.Is(err, cloudevent.ErrPoison) {
+			logger.WarnContext(r.Context(), "event dropped", "event_id", meta.ID, "error", err.Error())
+			cloudevent.Respond(w, cloudevent.Drop)
+			return
+		}
+		if err != nil {
+			logger.ErrorContext(r.Context(), "event not applied; dapr will redeliver it", "event_id", meta.ID, "error", err.Error())
+			cloudevent.Respond(w, cloudevent.Retry)
+			return
+		}
+		logger.InfoContext(r.Context(), "event applied", "event_id", meta.ID, "user_id", ev.UserID, "duplicate", !added)
+		cloudevent.Respond(w, cloudevent.Success)
+	})
+}

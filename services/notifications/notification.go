@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/daprshop/daprshop/internal/cloudevent"
+)
+
+// Notification is one message in a user's inbox. Its id is the id of the
+// event that caused it.
+type Notification struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Inbox holds a user's notifications, newest first.
+type Inbox struct {
+	Items []Notification `json:"items"`
+}
+
+// maxInboxItems bounds an inbox record; older notifications fall off.
+const maxInboxItems = 100
+
+// Add puts n in front and drops the oldest beyond maxInboxItems.
+func (in *Inbox) Add(n Notification) {
+	in.Items = append([]Notification{n}, in.Items...)
+	if len(in.Items) > maxInboxItems {
+		in.Items = in.Items[:maxInboxItems]
+	}
+}
+
+// userRegistered is our copy of the users service's event: only the fields
+// this service reads.
+type userRegistered struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+}
+
+func (e userRegistered) validate() error {
+	if uuid.Validate(e.UserID) != nil {
+		return fmt.Errorf("%w: user_id %q is not a UUID", cloudevent.ErrPoison, e.UserID)
+	}
+	return nil
+}
+
+// welcome is the notification a new user gets.
+func welcome(eventID string, ev userRegistered, at time.Time) Notification {
+	return Notification{
+		ID:        eventID,
+		Kind:      "welcome",
+		Message:   fmt.Sprintf("Welcome to daprshop, %s!", ev.Name),
+		CreatedAt: at.UTC(),
+	}
+}

@@ -1,0 +1,70 @@
+// Command users owns accounts: it registers users and, in the same state
+// transaction, publishes user.registered through Dapr's transactional outbox.
+//
+// Routes (every one but health requires the app API token):
+//
+//	POST /users       register a user
+//	GET  /users/{id}  read a user
+//	GET  /healthz     alive
+//	GET  /readyz      its sidecar reachable
+//
+// Environment: APP_PORT (8081), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
+// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (users-store), LOG_LEVEL.
+//
+// Dapr components: STATE_STORE, a transactional state store whose outbox
+// publishes to user.registered.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/daprshop/daprshop/internal/logging"
+	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "users:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	port := envOr(getenv, "APP_PORT", "8081")
+	storeName := envOr(getenv, "STATE_STORE", "users-store")
+	appToken := getenv("APP_API_TOKEN")
+	logger := logging.New(stdout, "users", getenv("LOG_LEVEL"))
+	if appToken == "" {
+		logger.WarnContext(ctx, "APP_API_TOKEN is not set: routes accept calls from anyone, not just the sidecar")
+	}
+
+	sc := sidecar.ConfigFromEnv(getenv)
+	client, err := sidecar.Dial(sc)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	svc := newService(newDaprUserStore(client, storeName), time.Now, uuid.NewString)
+	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
+	srv := web.NewServer(":"+port, newServer(logger, svc, checker.Ready, appToken))
+	return web.Serve(ctx, srv, logger)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,140 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var client = &http.Client{Timeout: 15 * time.Second}
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: needs the running system")
+	}
+}
+
+// appURL is the base URL of an app's own port, from the run file.
+func appURL(t *testing.T, appID string) string {
+	t.Helper()
+	a, ok := sys.App(appID)
+	require.True(t, ok, "app %s in the run file", appID)
+	return fmt.Sprintf("http://127.0.0.1:%d", a.AppPort)
+}
+
+// sidecarURL is the base URL of an app's daprd HTTP API.
+func sidecarURL(t *testing.T, appID string) string {
+	t.Helper()
+	a, ok := sys.App(appID)
+	require.True(t, ok, "app %s in the run file", appID)
+	return fmt.Sprintf("http://127.0.0.1:%d", a.HTTPPort)
+}
+
+func gatewayURL(t *testing.T) string { return appURL(t, "gateway") }
+
+// do sends a request and returns the status, headers and body.
+func do(t *testing.T, method, url, contentType string, body io.Reader, header map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, body)
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, b
+}
+
+type user struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+type notification struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field  string `json:"field"`
+		Detail string `json:"detail"`
+	} `json:"errors"`
+}
+
+// registerUser registers a user with a unique address through the gateway.
+func registerUser(t *testing.T, name string) user {
+	t.Helper()
+	email := fmt.Sprintf("%s-%s@Example.com", strings.ToLower(name), uuid.NewString()[:8])
+	body := fmt.Sprintf(`{"email":%q,"name":%q}`, email, name)
+	status, hdr, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
+	require.Equal(t, http.StatusCreated, status, "register: %s", b)
+	var u user
+	require.NoError(t, json.Unmarshal(b, &u))
+	require.NoError(t, uuid.Validate(u.ID))
+	assert.Equal(t, strings.ToLower(email), u.Email)
+	assert.Equal(t, "/users/"+u.ID, hdr.Get("Location"))
+	return u
+}
+
+// inbox reads a user's notifications through the gateway.
+func inbox(t require.TestingT, base, userID string) []notification {
+	resp, err := client.Get(base + "/api/v1/users/" + userID + "/notifications")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "inbox: %s", b)
+	var out struct {
+		Items []notification `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out.Items
+}
+
+// awaitWelcome waits until the user's inbox holds exactly one welcome.
+func awaitWelcome(t *testing.T, u user) {
+	t.Helper()
+	base := gatewayURL(t)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		items := inbox(c, base, u.ID)
+		if assert.Len(c, items, 1) {
+			assert.Equal(c, "welcome", items[0].Kind)
+			assert.Contains(c, items[0].Message, u.Name)
+		}
+	}, 30*time.Second, 100*time.Millisecond, "welcome notification for user %s", u.ID)
+}
+
+// publish publishes a CloudEvent through an app's sidecar, as the app
+// would, keeping the event id we choose.
+func publish(t *testing.T, viaApp, topic string, event map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(event)
+	require.NoError(t, err)
+	status, _, body := do(t, http.MethodPost, sidecarURL(t, viaApp)+"/v1.0/publish/pubsub/"+topic,
+		"application/cloudevents+json", bytes.NewReader(b), map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
+	require.Equal(t, http.StatusNoContent, status, "publish: %s", body)
+}

@@ -1,0 +1,230 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The walking skeleton: gateway → its sidecar → users' sidecar → users,
+// which saves the user and publishes user.registered through the outbox;
+// notifications consumes it and the gateway shows the inbox.
+func TestRegisteredUserGetsWelcomeNotification(t *testing.T) {
+	skipShort(t)
+	u := registerUser(t, "Ada")
+	awaitWelcome(t, u)
+}
+
+func TestRegisterRejectsBadInput(t *testing.T) {
+	skipShort(t)
+	before := streamMessages(t, "user_registered")
+	huge := `{"email":"big@example.com","name":"` + strings.Repeat("x", 1<<20) + `"}`
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		wantStatus  int
+		wantField   string // named in the problem's errors, when not empty
+		wantDetail  string // contained in the problem's detail
+	}{
+		{"malformed JSON", "application/json", `{"email":`, http.StatusBadRequest, "", "truncated"},
+		{"syntax error", "application/json", `{"email" "a@b.co"}`, http.StatusBadRequest, "", "malformed JSON"},
+		{"unknown field", "application/json", `{"email":"a@example.com","name":"A","admin":true}`, http.StatusBadRequest, "admin", "unknown field"},
+		{"missing name", "application/json", `{"email":"a@example.com"}`, http.StatusBadRequest, "name", "required"},
+		{"missing email", "application/json", `{"name":"A"}`, http.StatusBadRequest, "email", "required"},
+		{"invalid email", "application/json", `{"email":"not-an-address","name":"A"}`, http.StatusBadRequest, "email", "valid address"},
+		{"wrong type", "application/json", `{"email":"a@example.com","name":5}`, http.StatusBadRequest, "name", "type string"},
+		{"two JSON values", "application/json", `{"email":"a@example.com","name":"A"}{}`, http.StatusBadRequest, "", "single JSON value"},
+		{"empty body", "application/json", ``, http.StatusBadRequest, "", "empty"},
+		{"not JSON", "text/plain", `email=a@example.com`, http.StatusUnsupportedMediaType, "", "Content-Type"},
+		{"over 1 MiB", "application/json", huge, http.StatusRequestEntityTooLarge, "", "limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, hdr, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", tt.contentType, strings.NewReader(tt.body), nil)
+			require.Equal(t, tt.wantStatus, status, "%s", b)
+			assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+			var p problem
+			require.NoError(t, json.Unmarshal(b, &p), "%s", b)
+			assert.Equal(t, tt.wantStatus, p.Status)
+			assert.Contains(t, p.Detail, tt.wantDetail)
+			if tt.wantField != "" {
+				var fields []string
+				for _, e := range p.Errors {
+					fields = append(fields, e.Field)
+				}
+				assert.Contains(t, fields, tt.wantField)
+			}
+		})
+	}
+	// Nothing was stored: no user means no event through the outbox. A user
+	// registered afterwards proves events still flow, so the count is final.
+	u := registerUser(t, "After")
+	awaitWelcome(t, u)
+	assert.Equal(t, before+1, streamMessages(t, "user_registered"), "exactly one event: the valid registration")
+}
+
+// A redelivered event must not create a second notification.
+func TestDuplicateDeliveryAppliedOnce(t *testing.T) {
+	skipShort(t)
+	userID, dupID, markerID := uuid.NewString(), "dup-"+uuid.NewString(), "marker-"+uuid.NewString()
+	event := func(id, name string) map[string]any {
+		return map[string]any{
+			"specversion": "1.0", "id": id, "source": "e2e", "type": "com.daprshop.user.registered",
+			"datacontenttype": "application/json",
+			"data":            map[string]string{"user_id": userID, "email": "dup@example.com", "name": name},
+		}
+	}
+	publish(t, "users", "user.registered", event(dupID, "Dup"))
+	publish(t, "users", "user.registered", event(dupID, "Dup"))
+	// One subscriber consumes the topic in order: once the marker, published
+	// last, is in the inbox, both copies of the duplicate were handled.
+	publish(t, "users", "user.registered", event(markerID, "Marker"))
+	base := gatewayURL(t)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		ids := map[string]int{}
+		for _, n := range inbox(c, base, userID) {
+			ids[n.ID]++
+		}
+		assert.Equal(c, 1, ids[markerID], "marker applied")
+		assert.Equal(c, 1, ids[dupID], "duplicate applied once")
+		assert.Len(c, ids, 2)
+	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// Events published while the subscriber and its sidecar are down are
+// delivered when they come back (durable consumer, JetStream stream).
+func TestNoEventLostWhileSubscriberDown(t *testing.T) {
+	skipShort(t)
+	for _, name := range []string{"notifications", "notifications.daprd"} {
+		require.NoError(t, sys.StopProcess(name))
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			restart(t, "notifications", "notifications.daprd")
+		}
+	})
+	var users []user
+	for range 5 {
+		users = append(users, registerUser(t, "Offline"))
+	}
+	restart(t, "notifications", "notifications.daprd")
+	restarted = true
+	for _, u := range users {
+		awaitWelcome(t, u)
+	}
+}
+
+// Every request really crosses the sidecars: with either sidecar on the
+// path down, the gateway answers 503 and nothing is stored; once it is
+// back, the same request succeeds.
+func TestRequestsGoThroughSidecars(t *testing.T) {
+	skipShort(t)
+	for _, stopped := range []string{"gateway.daprd", "users.daprd"} {
+		t.Run(stopped, func(t *testing.T) {
+			require.NoError(t, sys.StopProcess(stopped))
+			down := true
+			t.Cleanup(func() {
+				if down {
+					restart(t, stopped)
+				}
+			})
+			body := `{"email":"through-` + uuid.NewString()[:8] + `@example.com","name":"Through"}`
+			status, hdr, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
+			require.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
+			assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+
+			restart(t, stopped)
+			down = false
+			u := registerUser(t, "Back")
+			awaitWelcome(t, u)
+		})
+	}
+}
+
+// A process killed with SIGKILL is restarted by the launcher, and the
+// system works again.
+func TestKilledProcessesAreRestarted(t *testing.T) {
+	skipShort(t)
+	for _, name := range []string{"notifications", "notifications.daprd", "users"} {
+		old := sys.PID(name)
+		require.NotZero(t, old)
+		require.NoError(t, sys.Kill(name))
+		require.Eventually(t, func() bool { return sys.PID(name) != old && sys.PID(name) != 0 }, 30*time.Second, 50*time.Millisecond, "%s restarted", name)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		require.NoError(t, sys.WaitReady(ctx, name))
+		cancel()
+	}
+	u := registerUser(t, "Revived")
+	awaitWelcome(t, u)
+}
+
+// Apps accept calls from their sidecar only; sidecars accept API calls from
+// their app only. Health endpoints are open.
+func TestTokensGuardAppsAndSidecars(t *testing.T) {
+	skipShort(t)
+	appToken, daprToken := sys.Env()["APP_API_TOKEN"], sys.Env()["DAPR_API_TOKEN"]
+	require.NotEmpty(t, appToken)
+	require.NotEmpty(t, daprToken)
+	someUser := appURL(t, "users") + "/users/" + uuid.NewString()
+	tests := []struct {
+		name   string
+		url    string
+		header map[string]string
+		want   int
+	}{
+		{"app route without token", someUser, nil, http.StatusUnauthorized},
+		{"app route with wrong token", someUser, map[string]string{"dapr-api-token": "guess"}, http.StatusUnauthorized},
+		{"app route with the app token", someUser, map[string]string{"dapr-api-token": appToken}, http.StatusNotFound},
+		{"app health without token", appURL(t, "users") + "/healthz", nil, http.StatusOK},
+		{"sidecar API without token", sidecarURL(t, "users") + "/v1.0/metadata", nil, http.StatusUnauthorized},
+		{"sidecar API with the Dapr token", sidecarURL(t, "users") + "/v1.0/metadata", map[string]string{"dapr-api-token": daprToken}, http.StatusOK},
+		{"sidecar health without token", sidecarURL(t, "users") + "/v1.0/healthz", nil, http.StatusNoContent},
+		{"client cannot steer invocation", gatewayURL(t) + "/api/v1/users/" + uuid.NewString() + "/notifications", map[string]string{"dapr-app-id": "users"}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, b := do(t, http.MethodGet, tt.url, "", nil, tt.header)
+			assert.Equal(t, tt.want, status, "%s", b)
+		})
+	}
+}
+
+// restart starts stopped processes again, apps before their sidecars (a
+// sidecar reports healthy only once its app listens).
+func restart(t *testing.T, names ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, n := range names {
+		require.NoError(t, sys.StartProcess(ctx, n), "start %s", n)
+	}
+}
+
+// streamMessages counts the messages in a JetStream stream of the local
+// profile's NATS server.
+func streamMessages(t *testing.T, stream string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect("nats://127.0.0.1:4322", nats.Timeout(5*time.Second))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	return info.State.Msgs
+}
