@@ -120,7 +120,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 	dataDir := s.DataDir()
 	if cfg.Fresh {
-		if err := os.RemoveAll(dataDir); err != nil {
+		if err := clearDir(dataDir); err != nil {
 			return nil, fmt.Errorf("clear data folder: %w", err)
 		}
 	}
@@ -585,6 +585,27 @@ func checkPorts(specs map[string]procSpec) error {
 	}
 	if len(taken) > 0 {
 		return fmt.Errorf("cannot start: %s\nstop what holds it (`ss -ltnp | grep :PORT` shows it), or change the port in dapr/dapr.yaml", strings.Join(taken, "; "))
+	}
+	return nil
+}
+
+// clearDir deletes what dir holds but its .gitkeep, which keeps the folder
+// in a fresh clone for users of the Dapr CLI (SQLite does not create it).
+func clearDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == ".gitkeep" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
