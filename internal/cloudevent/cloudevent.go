@@ -30,8 +30,9 @@ type Event struct {
 // answers DROP and Dapr moves it to the dead-letter topic.
 var ErrPoison = errors.New("poison event")
 
-// Decode reads the envelope and unmarshals its data into v. Every failure
-// wraps ErrPoison: retrying a malformed event cannot help.
+// Decode reads the envelope and unmarshals its data into v. A malformed
+// event wraps ErrPoison (retrying cannot help); a body that could not be
+// read (a connection cut) does not, and is worth a retry.
 func Decode(r *http.Request, v any) (Event, error) {
 	var ev Event
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBytes+1))

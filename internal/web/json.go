@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/daprshop/daprshop/internal/apperr"
@@ -84,13 +85,26 @@ func decodeError(err error) error {
 		if field == "" {
 			return apperr.E(apperr.Invalid, "the body must be a JSON %s, not %s", "object", typeErr.Value)
 		}
-		return apperr.InvalidFields(apperr.FieldError{Field: field, Detail: fmt.Sprintf("must be of type %s, not %s", jsonType(typeErr.Type.Kind().String()), typeErr.Value)})
+		return apperr.InvalidFields(apperr.FieldError{Field: field, Detail: fmt.Sprintf("must be of type %s, not %s", jsonType(typeErr.Type.Kind().String()), valueKind(typeErr.Value))})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if uerr != nil || len(field) > maxEchoedField {
+			return apperr.E(apperr.Invalid, "the body has an unknown field")
+		}
 		return apperr.InvalidFields(apperr.FieldError{Field: field, Detail: "unknown field"})
 	default:
 		return apperr.Wrap(apperr.Invalid, err, "the body is not valid JSON")
 	}
+}
+
+// maxEchoedField bounds a field name quoted back to the client.
+const maxEchoedField = 64
+
+// valueKind names the kind of a JSON value encoding/json describes, without
+// the literal it sometimes carries ("number 1e999").
+func valueKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	return kind
 }
 
 func jsonType(goKind string) string {

@@ -36,8 +36,8 @@ func newInvoker(sc sidecar.Config, transport http.RoundTripper, timeout time.Dur
 // opposed to an answer of the target app.
 var errUpstream = errors.New("upstream failure")
 
-// handle returns a handler that sends the request to appID at the path that
-// target computes, by HTTP service invocation (the dapr-app-id header on a
+// handle returns a handler that sends the request to appID at the (escaped)
+// path that target computes, by HTTP service invocation (the dapr-app-id header on a
 // request to the sidecar), and streams the answer back. Headers a client
 // sends to steer Dapr (dapr-app-id, dapr-api-token, ...) are dropped.
 func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.Request) string) http.Handler {
@@ -46,8 +46,10 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = inv.base.Scheme
 			pr.Out.URL.Host = inv.base.Host
-			pr.Out.URL.Path = target(pr.In)
-			pr.Out.URL.RawPath = ""
+			// target is an escaped path; keep its escapes (%2F inside an id).
+			escaped := target(pr.In)
+			pr.Out.URL.RawPath = escaped
+			pr.Out.URL.Path, _ = url.PathUnescape(escaped)
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.Out.Host = ""
 			for k := range pr.Out.Header {

@@ -18,23 +18,24 @@ func handleUserRegistered(logger *slog.Logger, svc *service) http.Handler {
 		if err == nil {
 			err = ev.validate()
 		}
-		if err != nil {
-			logger.WarnContext(r.Context(), "event dropped", "event_id", meta.ID, "error", err.Error())
-			cloudevent.Respond(w, cloudevent.Drop)
-			return
+		if err == nil {
+			var added bool
+			added, err = svc.Welcome(r.Context(), meta.ID, ev)
+			if err == nil {
+				logger.InfoContext(r.Context(), "event applied", "event_id", meta.ID, "user_id", ev.UserID, "duplicate", !added)
+				cloudevent.Respond(w, cloudevent.Success)
+				return
+			}
 		}
-		added, err := svc.Welcome(r.Context(), meta.ID, ev)
 		if errors.Is(err, cloudevent.ErrPoison) {
 			logger.WarnContext(r.Context(), "event dropped", "event_id", meta.ID, "error", err.Error())
 			cloudevent.Respond(w, cloudevent.Drop)
 			return
 		}
-		if err != nil {
+		// Anything else (a body cut off, the store down) may pass next time.
+		{
 			logger.ErrorContext(r.Context(), "event not applied; dapr will redeliver it", "event_id", meta.ID, "error", err.Error())
 			cloudevent.Respond(w, cloudevent.Retry)
-			return
 		}
-		logger.InfoContext(r.Context(), "event applied", "event_id", meta.ID, "user_id", ev.UserID, "duplicate", !added)
-		cloudevent.Respond(w, cloudevent.Success)
 	})
 }

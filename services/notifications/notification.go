@@ -42,18 +42,40 @@ type userRegistered struct {
 }
 
 func (e userRegistered) validate() error {
-	if uuid.Validate(e.UserID) != nil {
-		return fmt.Errorf("%w: user_id %q is not a UUID", cloudevent.ErrPoison, e.UserID)
+	if !isCanonicalUUID(e.UserID) {
+		return fmt.Errorf("%w: user_id is not a lower-case UUID", cloudevent.ErrPoison)
 	}
 	return nil
 }
+
+// isCanonicalUUID accepts ids only in the form they are stored in
+// (lower-case, dashed), so that one user has one inbox.
+func isCanonicalUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
+
+// maxNameRunes bounds the name quoted in a message; the event comes from
+// another service, and an inbox record holds up to maxInboxItems messages.
+const maxNameRunes = 100
 
 // welcome is the notification a new user gets.
 func welcome(eventID string, ev userRegistered, at time.Time) Notification {
 	return Notification{
 		ID:        eventID,
 		Kind:      "welcome",
-		Message:   fmt.Sprintf("Welcome to daprshop, %s!", ev.Name),
+		Message:   fmt.Sprintf("Welcome to daprshop, %s!", truncate(ev.Name, maxNameRunes)),
 		CreatedAt: at.UTC(),
 	}
+}
+
+// truncate cuts s to at most n runes.
+func truncate(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }

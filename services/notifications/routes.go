@@ -16,8 +16,9 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(cont
 	r.Handle("/healthz", web.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", web.HandleReadyz(logger, ready)).Methods(http.MethodGet)
 
-	api := r.NewRoute().Subrouter()
-	api.Use(mux.MiddlewareFunc(web.RequireAppToken(logger, appToken)))
-	api.Handle("/users/{id}/notifications", handleListNotifications(logger, svc)).Methods(http.MethodGet)
-	api.Handle("/events/user-registered", handleUserRegistered(logger, svc)).Methods(http.MethodPost)
+	// Every route but health answers only the app's own sidecar. (Wrapped
+	// one by one: a gorilla/mux subrouter would answer 404 for a wrong method.)
+	protect := web.RequireAppToken(logger, appToken)
+	r.Handle("/users/{id}/notifications", protect(handleListNotifications(logger, svc))).Methods(http.MethodGet)
+	r.Handle("/events/user-registered", protect(handleUserRegistered(logger, svc))).Methods(http.MethodPost)
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/daprshop/daprshop/internal/apperr"
 )
 
@@ -38,7 +36,7 @@ func (s *service) Welcome(ctx context.Context, eventID string, ev userRegistered
 
 // List returns a user's notifications, newest first.
 func (s *service) List(ctx context.Context, userID string) ([]Notification, error) {
-	if uuid.Validate(userID) != nil {
+	if !isCanonicalUUID(userID) {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "id", Detail: "must be a UUID"})
 	}
 	in, err := s.store.Inbox(ctx, userID)

@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 )
@@ -33,7 +32,7 @@ func (s *service) Register(ctx context.Context, req RegisterRequest) (User, erro
 	if err := req.Validate(); err != nil {
 		return User{}, err
 	}
-	u := User{ID: s.newID(), Email: normalizeEmail(req.Email), Name: req.Name, CreatedAt: s.now().UTC()}
+	u := User{ID: s.newID(), Email: normalizeEmail(req.Email), Name: strings.TrimSpace(req.Name), CreatedAt: s.now().UTC()}
 	ev := UserRegistered{UserID: u.ID, Email: u.Email, Name: u.Name, RegisteredAt: u.CreatedAt}
 	if err := s.store.Create(ctx, u, ev); err != nil {
 		return User{}, fmt.Errorf("register user %s: %w", u.ID, err)
@@ -43,7 +42,7 @@ func (s *service) Register(ctx context.Context, req RegisterRequest) (User, erro
 
 // Get returns a user by id.
 func (s *service) Get(ctx context.Context, id string) (User, error) {
-	if err := uuid.Validate(id); err != nil {
+	if !isCanonicalUUID(id) {
 		return User{}, apperr.InvalidFields(apperr.FieldError{Field: "id", Detail: "must be a UUID"})
 	}
 	u, err := s.store.Get(ctx, id)

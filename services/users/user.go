@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/google/uuid"
 )
 
 // User is an account.
@@ -66,6 +67,14 @@ func (r *RegisterRequest) Validate() error {
 		return apperr.InvalidFields(bad...)
 	}
 	return nil
+}
+
+// isCanonicalUUID accepts ids only in the form they are stored in
+// (lower-case, dashed), so that one user has one key: uuid.Validate alone
+// also takes upper-case, braces and urn: forms.
+func isCanonicalUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
 }
 
 // normalizeEmail lower-cases an address, so that one mailbox is one account.

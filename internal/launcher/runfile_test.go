@@ -1,0 +1,426 @@
+package launcher
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// writeFiles creates each file (path relative to root, parent folders
+// included) and each folder (a path ending in "/") under root.
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(root, name)
+		if name[len(name)-1] == '/' {
+			require.NoError(t, os.MkdirAll(path, 0o755))
+			continue
+		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	}
+}
+
+// repoRoot is the repository root, two folders above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	return root
+}
+
+const mergeRunFile = `version: 1
+common:
+  resourcesPaths:
+    - ../components/local
+    - ./resources
+  configFilePath: ./config.yaml
+  envFile: env/local.env
+  appProtocol: http
+  enableAppHealthCheck: true
+  appHealthCheckPath: /healthz
+  appHealthProbeInterval: 1
+  appHealthThreshold: 2
+  placementHostAddress: 127.0.0.1:50005
+  schedulerHostAddress: 127.0.0.1:50006
+  logLevel: info
+  command: ["go", "run", "."]
+  env:
+    SHARED: common
+    OVERRIDDEN: common
+apps:
+  - appID: plain
+    appDirPath: ../services/plain
+    appPort: 8080
+    daprHTTPPort: 3500
+    daprGRPCPort: 50100
+    daprInternalGRPCPort: 50200
+    metricsPort: 9100
+  - appID: custom
+    appDirPath: ../services/custom
+    appPort: 8081
+    appProtocol: grpc
+    appHealthCheckPath: /ready
+    appHealthProbeInterval: 5
+    logLevel: debug
+    daprHTTPPort: 3501
+    daprGRPCPort: 50101
+    daprInternalGRPCPort: 50201
+    metricsPort: 9101
+    configFilePath: app-config.yaml
+    resourcesPaths:
+      - ./res
+      - ../../components/local
+    command: ["./custom", "--flag"]
+    env:
+      OVERRIDDEN: app
+      OWN: app
+`
+
+const envFileContent = `# a comment
+
+PLAIN=value
+export EXPORTED=yes
+DOUBLE="double quoted"
+SINGLE='single quoted'
+  SPACED = padded  
+WITH_EQUALS=a=b
+EMPTY=
+   # an indented comment
+`
+
+func TestLoadRunFileMergesCommonSettings(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"dapr/dapr.yaml":        mergeRunFile,
+		"dapr/resources/":       "",
+		"components/local/":     "",
+		"components/ci/":        "",
+		"services/plain/":       "",
+		"services/custom/res/":  "",
+		"workdir/env/local.env": envFileContent,
+		"dapr/env/local.env":    "WRONG=read relative to the run file",
+	})
+	workDir := filepath.Join(root, "workdir")
+
+	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "ci", workDir)
+	require.NoError(t, err)
+	require.Len(t, apps, 2)
+
+	wantEnvFromFile := map[string]string{
+		"PLAIN":       "value",
+		"EXPORTED":    "yes",
+		"DOUBLE":      "double quoted",
+		"SINGLE":      "single quoted",
+		"SPACED":      "padded",
+		"WITH_EQUALS": "a=b",
+		"EMPTY":       "",
+	}
+	tests := []struct {
+		name string
+		got  App
+		want App
+	}{
+		{
+			name: "app that sets nothing takes every common setting",
+			got:  apps[0],
+			want: App{
+				AppSettings: AppSettings{
+					AppID:              "plain",
+					AppDirPath:         filepath.Join(root, "services", "plain"),
+					AppPort:            8080,
+					AppProtocol:        "http",
+					HTTPPort:           3500,
+					GRPCPort:           50100,
+					InternalGRPCPort:   50200,
+					MetricsPort:        9100,
+					Command:            []string{"go", "run", "."},
+					ConfigFile:         filepath.Join(root, "dapr", "config.yaml"),
+					ResourcesPaths:     []string{filepath.Join(root, "components", "ci"), filepath.Join(root, "dapr", "resources")},
+					EnableAppHealth:    true,
+					AppHealthPath:      "/healthz",
+					AppHealthInterval:  1,
+					AppHealthThreshold: 2,
+					PlacementHostAddr:  "127.0.0.1:50005",
+					SchedulerHostAddr:  "127.0.0.1:50006",
+					LogLevel:           "info",
+					Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "common"},
+				},
+				EnvFromFile: wantEnvFromFile,
+			},
+		},
+		{
+			name: "app values win and app paths resolve against appDirPath",
+			got:  apps[1],
+			want: App{
+				AppSettings: AppSettings{
+					AppID:              "custom",
+					AppDirPath:         filepath.Join(root, "services", "custom"),
+					AppPort:            8081,
+					AppProtocol:        "grpc",
+					HTTPPort:           3501,
+					GRPCPort:           50101,
+					InternalGRPCPort:   50201,
+					MetricsPort:        9101,
+					Command:            []string{"./custom", "--flag"},
+					ConfigFile:         filepath.Join(root, "services", "custom", "app-config.yaml"),
+					ResourcesPaths:     []string{filepath.Join(root, "services", "custom", "res"), filepath.Join(root, "components", "ci")},
+					EnableAppHealth:    true,
+					AppHealthPath:      "/ready",
+					AppHealthInterval:  5,
+					AppHealthThreshold: 2,
+					PlacementHostAddr:  "127.0.0.1:50005",
+					SchedulerHostAddr:  "127.0.0.1:50006",
+					LogLevel:           "debug",
+					Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "app", "OWN": "app"},
+				},
+				EnvFromFile: wantEnvFromFile,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, tt.got)
+		})
+	}
+}
+
+func TestLoadRunFileResolvesPaths(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		profile       string
+		envFile       string // as written in the run file
+		envFileAbs    bool   // envFile is relative to the temporary root and written absolute
+		wantResources []string
+		wantEnv       map[string]string
+	}{
+		{
+			name:          "no profile keeps components/local",
+			wantResources: []string{"components/local", "components/secrets", "dapr/resources"},
+			wantEnv:       map[string]string{},
+		},
+		{
+			name:          "profile replaces the folder under components, other paths unchanged",
+			profile:       "ci",
+			wantResources: []string{"components/ci", "components/ci", "dapr/resources"},
+			wantEnv:       map[string]string{},
+		},
+		{
+			name:          "relative envFile is read from workDir, not the run file folder",
+			envFile:       "env/local.env",
+			wantResources: []string{"components/local", "components/secrets", "dapr/resources"},
+			wantEnv:       map[string]string{"FROM": "workdir"},
+		},
+		{
+			name:          "absolute envFile is read as is",
+			envFile:       "elsewhere/other.env",
+			envFileAbs:    true,
+			wantResources: []string{"components/local", "components/secrets", "dapr/resources"},
+			wantEnv:       map[string]string{"FROM": "absolute"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			runFile := "version: 1\ncommon:\n  resourcesPaths: [../components/local, ../components/secrets, ./resources]\n"
+			if tt.envFileAbs {
+				runFile += "  envFile: " + filepath.Join(root, tt.envFile) + "\n"
+			} else if tt.envFile != "" {
+				runFile += "  envFile: " + tt.envFile + "\n"
+			}
+			runFile += "apps:\n  - appID: a\n    appDirPath: ../services/a\n    daprHTTPPort: 1\n    daprGRPCPort: 2\n    daprInternalGRPCPort: 3\n    metricsPort: 4\n"
+			writeFiles(t, root, map[string]string{
+				"dapr/dapr.yaml":      runFile,
+				"dapr/resources/":     "",
+				"dapr/env/local.env":  "FROM=run file folder",
+				"components/local/":   "",
+				"components/secrets/": "",
+				"components/ci/":      "",
+				"services/a/":         "",
+				"work/env/local.env":  "FROM=workdir",
+				"elsewhere/other.env": "FROM=absolute",
+			})
+
+			apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), tt.profile, filepath.Join(root, "work"))
+			require.NoError(t, err)
+			require.Len(t, apps, 1)
+
+			want := make([]string, 0, len(tt.wantResources))
+			for _, p := range tt.wantResources {
+				want = append(want, filepath.Join(root, p))
+			}
+			assert.Equal(t, want, apps[0].ResourcesPaths)
+			assert.Equal(t, tt.wantEnv, apps[0].EnvFromFile)
+		})
+	}
+}
+
+func TestLoadRunFileErrors(t *testing.T) {
+	t.Parallel()
+	const ports = "    daprHTTPPort: 1\n    daprGRPCPort: 2\n    daprInternalGRPCPort: 3\n    metricsPort: 4\n"
+	tests := []struct {
+		name     string
+		runFile  string // empty: no run file is written
+		profile  string
+		envFile  string // content of work/local.env; empty: not written
+		wantErrs []string
+	}{
+		{
+			name:     "missing run file",
+			wantErrs: []string{"read run file"},
+		},
+		{
+			name:     "invalid YAML",
+			runFile:  "version: [1\n",
+			wantErrs: []string{"parse run file"},
+		},
+		{
+			name:     "version missing",
+			runFile:  "apps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			wantErrs: []string{"version 0 is not supported"},
+		},
+		{
+			name:     "version 2",
+			runFile:  "version: 2\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			wantErrs: []string{"version 2 is not supported"},
+		},
+		{
+			name:     "no apps",
+			runFile:  "version: 1\ncommon:\n  logLevel: info\n",
+			wantErrs: []string{"lists no apps"},
+		},
+		{
+			name:     "app without appID",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports + "  - appDirPath: ../services/a\n" + ports,
+			wantErrs: []string{"app 1 has no appID"},
+		},
+		{
+			name:     "duplicate appID",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports + "  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			wantErrs: []string{`app id "a" appears twice`},
+		},
+		{
+			name:     "app without appDirPath",
+			runFile:  "version: 1\napps:\n  - appID: a\n" + ports,
+			wantErrs: []string{`app "a" has no appDirPath`},
+		},
+		{
+			name:     "appDirPath does not exist",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/missing\n" + ports,
+			wantErrs: []string{`app "a"`, "services/missing is not a directory"},
+		},
+		{
+			name:     "appDirPath is a file",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/file.txt\n" + ports,
+			wantErrs: []string{`app "a"`, "services/file.txt is not a directory"},
+		},
+		{
+			name:     "metricsPort missing",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/a\n    daprHTTPPort: 1\n    daprGRPCPort: 2\n    daprInternalGRPCPort: 3\n",
+			wantErrs: []string{`app "a" must set daprHTTPPort, daprGRPCPort, daprInternalGRPCPort and metricsPort`},
+		},
+		{
+			name:     "daprHTTPPort missing",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/a\n    daprGRPCPort: 2\n    daprInternalGRPCPort: 3\n    metricsPort: 4\n",
+			wantErrs: []string{`app "a" must set daprHTTPPort`},
+		},
+		{
+			name:     "resources path of an unknown profile",
+			runFile:  "version: 1\ncommon:\n  resourcesPaths: [../components/local]\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			profile:  "nope",
+			wantErrs: []string{`app "a": resources path`, "components/nope", `PROFILE="nope"`},
+		},
+		{
+			name:     "envFile missing",
+			runFile:  "version: 1\ncommon:\n  envFile: local.env\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			wantErrs: []string{"read envFile"},
+		},
+		{
+			name:     "envFile line without =",
+			runFile:  "version: 1\ncommon:\n  envFile: local.env\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			envFile:  "# comment\nGOOD=1\nBAD LINE\n",
+			wantErrs: []string{"local.env:3: want KEY=VALUE"},
+		},
+		{
+			name:     "envFile line without key",
+			runFile:  "version: 1\ncommon:\n  envFile: local.env\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			envFile:  " =value\n",
+			wantErrs: []string{"local.env:1: want KEY=VALUE"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			files := map[string]string{
+				"services/a/":       "",
+				"services/file.txt": "not a folder",
+				"components/local/": "",
+				"work/":             "",
+			}
+			if tt.runFile != "" {
+				files["dapr/dapr.yaml"] = tt.runFile
+			}
+			if tt.envFile != "" {
+				files["work/local.env"] = tt.envFile
+			}
+			writeFiles(t, root, files)
+
+			apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), tt.profile, filepath.Join(root, "work"))
+			require.Error(t, err)
+			assert.Nil(t, apps)
+			for _, want := range tt.wantErrs {
+				assert.ErrorContains(t, err, want)
+			}
+		})
+	}
+}
+
+func TestLoadRunFileOfTheRepository(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+
+	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local", root)
+	require.NoError(t, err)
+	require.Len(t, apps, 3)
+
+	tests := []struct {
+		appID                                              string
+		appPort, httpPort, grpcPort, internalPort, metrics int
+		env                                                map[string]string
+	}{
+		{appID: "gateway", appPort: 8080, httpPort: 3500, grpcPort: 50100, internalPort: 50200, metrics: 9100, env: map[string]string{}},
+		{appID: "users", appPort: 8081, httpPort: 3501, grpcPort: 50101, internalPort: 50201, metrics: 9101, env: map[string]string{"STATE_STORE": "users-store"}},
+		{appID: "notifications", appPort: 8085, httpPort: 3505, grpcPort: 50105, internalPort: 50205, metrics: 9105, env: map[string]string{"STATE_STORE": "notifications-store"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.appID, func(t *testing.T) {
+			t.Parallel()
+			a := apps[i]
+			assert.Equal(t, tt.appID, a.AppID)
+			assert.Equal(t, filepath.Join(root, "services", tt.appID), a.AppDirPath)
+			assert.Equal(t, tt.appPort, a.AppPort)
+			assert.Equal(t, tt.httpPort, a.HTTPPort)
+			assert.Equal(t, tt.grpcPort, a.GRPCPort)
+			assert.Equal(t, tt.internalPort, a.InternalGRPCPort)
+			assert.Equal(t, tt.metrics, a.MetricsPort)
+			assert.Equal(t, []string{"go", "run", "."}, a.Command)
+			assert.Equal(t, filepath.Join(root, "dapr", "config.yaml"), a.ConfigFile)
+			assert.Equal(t, []string{filepath.Join(root, "components", "local"), filepath.Join(root, "dapr", "resources")}, a.ResourcesPaths)
+			assert.Equal(t, "127.0.0.1:50005", a.PlacementHostAddr)
+			assert.Equal(t, "127.0.0.1:50006", a.SchedulerHostAddr)
+			assert.True(t, a.EnableAppHealth)
+			assert.Equal(t, "/healthz", a.AppHealthPath)
+			assert.Equal(t, tt.env, a.Env)
+			assert.NotEmpty(t, a.EnvFromFile["DAPR_API_TOKEN"])
+			assert.NotEmpty(t, a.EnvFromFile["APP_API_TOKEN"])
+		})
+	}
+}
