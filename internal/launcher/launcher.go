@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -283,7 +284,7 @@ func (s *System) Env() map[string]string {
 	if len(s.apps) == 0 {
 		return nil
 	}
-	return s.apps[0].EnvFromFile
+	return maps.Clone(s.apps[0].EnvFromFile)
 }
 
 // DataDir is the folder that holds the profile's data.
@@ -421,8 +422,8 @@ func (s *System) daprdSpec(a App, daprd string) procSpec {
 		"--dapr-internal-grpc-port=" + strconv.Itoa(a.InternalGRPCPort),
 		"--metrics-port=" + strconv.Itoa(a.MetricsPort),
 		"--app-protocol=" + cmp(a.AppProtocol, "http"),
-		"--placement-host-address=" + a.PlacementHostAddr,
-		"--scheduler-host-address=" + a.SchedulerHostAddr,
+		"--placement-host-address=" + controlPlaneAddr(a.PlacementHostAddr, 50005),
+		"--scheduler-host-address=" + controlPlaneAddr(a.SchedulerHostAddr, 50006),
 		"--log-level=" + cmp(a.LogLevel, "info"),
 	}
 	opt := func(flag, v string) {
@@ -627,6 +628,16 @@ func httpProbe(url string) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// controlPlaneAddr is the address daprd is given for placement or
+// scheduler: the same defaults controlPlaneSpecs starts them with.
+func controlPlaneAddr(addr string, defPort int) string {
+	h, p, err := hostPort(addr, defPort)
+	if err != nil {
+		return addr // LoadRunFile's callers have already rejected it
+	}
+	return net.JoinHostPort(h, strconv.Itoa(p))
 }
 
 func hostPort(addr string, defPort int) (string, int, error) {

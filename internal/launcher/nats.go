@@ -16,7 +16,7 @@ import (
 // natsSpec runs nats-server with JetStream on the port of the profile's
 // pubsub.jetstream component, its store under the data folder.
 func (s *System) natsSpec(res []resource) (procSpec, error) {
-	js := jetStreamTopics(res, daprNamespace())
+	js := jetStreamTopics(res, daprNamespace(), s.appIDs())
 	if len(js) == 0 {
 		return procSpec{}, fmt.Errorf("profile %s has no pubsub.jetstream component for the launcher's NATS server", s.cfg.Profile)
 	}
@@ -50,7 +50,15 @@ func (s *System) ensureStreams(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, ps := range jetStreamTopics(res, daprNamespace()) {
+	for _, ps := range jetStreamTopics(res, daprNamespace(), s.appIDs()) {
+		names := map[string]string{}
+		for _, topic := range ps.Topics {
+			n := streamName(topic)
+			if other, clash := names[n]; clash {
+				return fmt.Errorf("pubsub %s: topics %q and %q would share the JetStream stream %q; rename one", ps.Name, other, topic, n)
+			}
+			names[n] = topic
+		}
 		nc, err := nats.Connect(ps.NatsURL, nats.Name("daprshop launcher"), nats.Timeout(5*time.Second))
 		if err != nil {
 			return fmt.Errorf("connect to NATS at %s for pubsub %s: %w", ps.NatsURL, ps.Name, err)
@@ -84,4 +92,12 @@ func daprNamespace() string {
 		return ns
 	}
 	return "default"
+}
+
+func (s *System) appIDs() []string {
+	ids := make([]string, 0, len(s.apps))
+	for _, a := range s.apps {
+		ids = append(ids, a.AppID)
+	}
+	return ids
 }

@@ -25,12 +25,14 @@ type procSpec struct {
 }
 
 // Restart policy, as a container runtime would apply it: restart after any
-// exit with a growing delay; a process that keeps dying before it becomes
-// ready, maxStartFailures times in a row, is given up on.
+// exit, after a delay that doubles with each quick death (one before the
+// process was ready, or within minHealthyRun of its start); a process that
+// dies quickly maxStartFailures times in a row is given up on.
 const (
 	restartDelay     = 250 * time.Millisecond
 	maxRestartDelay  = 10 * time.Second
 	maxStartFailures = 5
+	minHealthyRun    = 5 * time.Second
 	stopTimeout      = 15 * time.Second
 )
 
@@ -52,35 +54,49 @@ func newProcess(spec procSpec, out *lineWriter, fatal func(error)) *process {
 	return &process{spec: spec, out: out, fatal: fatal}
 }
 
-// start begins supervision. The process is (re)started until stop is called.
+// start begins supervision: the process is run, and run again whenever it
+// exits, until stop. Starting a supervised process does nothing.
 func (p *process) start() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done != nil && !isClosed(p.done) {
+		return
+	}
 	p.stopCh = make(chan struct{})
 	p.done = make(chan struct{})
 	p.cmd, p.readyCh, p.exited = nil, nil, nil
-	p.mu.Unlock()
-	go p.supervise()
+	go p.supervise(p.stopCh, p.done)
 }
 
-func (p *process) supervise() {
-	defer close(p.done)
+// supervise owns the process for its whole life, termination included, so
+// that a stop arriving at any moment (even between two runs) is honoured.
+func (p *process) supervise(stopCh, done chan struct{}) {
+	defer close(done)
 	failures := 0
 	for {
+		if isClosed(stopCh) {
+			return
+		}
 		started := time.Now()
 		exited, readyCh, err := p.runOnce()
 		if err != nil {
 			p.fatal(fmt.Errorf("start %s: %w", p.spec.name, err))
 			return
 		}
-		<-exited
-		p.mu.Lock()
-		stopCh, state := p.stopCh, p.cmd.ProcessState
-		p.mu.Unlock()
+		select {
+		case <-exited:
+		case <-stopCh:
+			p.terminate(exited)
+			return
+		}
 		if isClosed(stopCh) {
 			return
 		}
-		wasReady := isClosed(readyCh)
-		if wasReady && time.Since(started) > 5*time.Second {
+		p.mu.Lock()
+		state := p.cmd.ProcessState
+		p.mu.Unlock()
+		ran := time.Since(started)
+		if isClosed(readyCh) && ran >= minHealthyRun {
 			failures = 0
 		} else {
 			failures++
@@ -89,13 +105,29 @@ func (p *process) supervise() {
 			p.fatal(fmt.Errorf("%s keeps dying at start-up (%d times in a row, last %s); its log lines above say why", p.spec.name, failures, state))
 			return
 		}
-		delay := min(restartDelay<<failures, maxRestartDelay)
-		p.out.system("%s exited (%s) after %s; restarting in %s", p.spec.name, state, time.Since(started).Round(time.Millisecond), delay)
+		delay := min(restartDelay<<max(failures-1, 0), maxRestartDelay)
+		p.out.system("%s exited (%s) after %s; restarting in %s", p.spec.name, state, ran.Round(time.Millisecond), delay)
 		select {
 		case <-time.After(delay):
 		case <-stopCh:
 			return
 		}
+	}
+}
+
+// terminate stops the current run: SIGTERM to its process group, then
+// SIGKILL after stopTimeout. It returns once the process has exited.
+func (p *process) terminate(exited chan struct{}) {
+	if isClosed(exited) {
+		return
+	}
+	_ = p.signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(stopTimeout):
+		p.out.system("%s did not stop within %s; killing it", p.spec.name, stopTimeout)
+		_ = p.signal(syscall.SIGKILL)
+		<-exited
 	}
 }
 
@@ -172,38 +204,30 @@ func (p *process) probe(exited, ready chan struct{}) {
 	}
 }
 
-// waitReady blocks until the current run is ready, supervision ends, or ctx
-// is done.
+// waitReady blocks until the current run is ready, supervision ends (the
+// process was stopped or given up on), or ctx is done. A run that dies
+// before it is ready is followed by the next one.
 func (p *process) waitReady(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		ready, exited, done := p.readyCh, p.exited, p.done
+		ready, done := p.readyCh, p.done
 		p.mu.Unlock()
-		if ready == nil {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%s: not started: %w", p.spec.name, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-				continue
-			}
+		if done == nil {
+			return fmt.Errorf("%s was never started", p.spec.name)
+		}
+		var readyC <-chan struct{} // nil until the first run exists: blocks
+		if ready != nil {
+			readyC = ready
 		}
 		select {
-		case <-ready:
+		case <-readyC:
 			return nil
-		case <-exited:
-			// It died before it was ready; supervision restarts it (or
-			// gives up, which closes done). Wait for the next run.
-			select {
-			case <-done:
-				return fmt.Errorf("%s stopped before it was ready", p.spec.name)
-			case <-ctx.Done():
-				return fmt.Errorf("%s not ready: %w", p.spec.name, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
 		case <-done:
 			return fmt.Errorf("%s stopped before it was ready", p.spec.name)
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready: %w", p.spec.name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+			// a new run may have replaced readyCh
 		}
 	}
 }
@@ -229,32 +253,17 @@ func (p *process) pid() int {
 	return p.cmd.Process.Pid
 }
 
-// stop ends supervision: SIGTERM to the process group, then SIGKILL after
-// stopTimeout. It returns once the process has exited.
+// stop ends supervision and returns once the process has exited.
 func (p *process) stop() {
 	p.mu.Lock()
-	if p.done == nil || isClosed(p.stopCh) {
-		done := p.done
-		p.mu.Unlock()
-		if done != nil {
-			<-done
-		}
-		return
+	stopCh, done := p.stopCh, p.done
+	if stopCh != nil && !isClosed(stopCh) {
+		close(stopCh)
 	}
-	close(p.stopCh)
-	exited, done := p.exited, p.done
 	p.mu.Unlock()
-	if exited != nil && !isClosed(exited) {
-		_ = p.signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			p.out.system("%s did not stop within %s; killing it", p.spec.name, stopTimeout)
-			_ = p.signal(syscall.SIGKILL)
-			<-exited
-		}
+	if done != nil {
+		<-done
 	}
-	<-done
 }
 
 func isClosed(ch chan struct{}) bool {

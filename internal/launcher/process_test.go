@@ -66,13 +66,16 @@ func TestProcessGivesUpOnAProcessThatKeepsDying(t *testing.T) {
 	log := out.String()
 	assert.Equal(t, maxStartFailures, strings.Count(log, "crasher  | boom\n"))
 	assert.Equal(t, maxStartFailures-1, strings.Count(log, "launcher | crasher exited (exit status 3)"))
-	assert.Contains(t, log, "restarting in 500ms")
-	assert.Contains(t, log, "restarting in 4s")
+	// The delay starts at restartDelay and doubles with each quick death.
+	for _, d := range []string{"250ms", "500ms", "1s", "2s"} {
+		assert.Contains(t, log, "restarting in "+d)
+	}
 }
 
 func TestProcessBecomesReadyIsRestartedAndStops(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	var out bytes.Buffer
 	fatal := make(chan error, 1)
 	var p *process
 	p = newProcess(procSpec{
@@ -80,7 +83,7 @@ func TestProcessBecomesReadyIsRestartedAndStops(t *testing.T) {
 		path:  "/bin/sh",
 		args:  []string{"-c", `touch "$1/$$"; exec sleep 60`, "sh", dir},
 		ready: fileProbe(dir, &p),
-	}, newLineWriter(io.Discard, nil), func(err error) { fatal <- err })
+	}, newLineWriter(&out, []string{"launcher", "sleeper"}), func(err error) { fatal <- err })
 
 	assert.Zero(t, p.pid(), "no pid before start")
 	assert.ErrorContains(t, p.signal(syscall.SIGKILL), "sleeper is not running")
@@ -115,6 +118,9 @@ func TestProcessBecomesReadyIsRestartedAndStops(t *testing.T) {
 	assert.True(t, isClosed(p.done), "supervision ended")
 	assert.Equal(t, second, p.pid(), "no restart after stop")
 	assert.Empty(t, fatal, "a process killed after it was ready is not fatal")
+	log := out.String() // every writer is done once stop returns
+	assert.Equal(t, 1, strings.Count(log, "launcher | sleeper exited (signal: killed)"), "the kill is logged")
+	assert.Equal(t, 1, strings.Count(log, "restarting in"), "no restart is announced after stop")
 
 	p.stop() // a second stop returns at once
 }
@@ -268,4 +274,32 @@ func TestRunOnceCopiesStdoutAndStderr(t *testing.T) {
 	assert.Contains(t, out, "echoer   | first line\n")
 	assert.Contains(t, out, "echoer   | second line\n")
 	assert.Equal(t, 2, strings.Count(out, "\n"))
+}
+
+// stop right after start must not wait for the process to end by itself:
+// supervision owns termination, whatever moment the stop arrives at.
+func TestProcessStopRightAfterStart(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		p := newProcess(procSpec{name: "sleeper", path: "/bin/sh", args: []string{"-c", "sleep 30"}}, newLineWriter(io.Discard, []string{"sleeper"}), func(error) {})
+		began := time.Now()
+		p.start()
+		p.stop()
+		assert.Less(t, time.Since(began), stopTimeout, "stop waited for the process to end by itself")
+	}
+}
+
+// waitReady returns as soon as supervision ends, even when no run ever
+// existed (the binary is missing).
+func TestWaitReadyReturnsWhenTheStartFails(t *testing.T) {
+	t.Parallel()
+	fatal := make(chan error, 1)
+	p := newProcess(procSpec{name: "ghost", path: filepath.Join(t.TempDir(), "missing")}, newLineWriter(io.Discard, []string{"ghost"}), func(err error) { fatal <- err })
+	p.start()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := p.waitReady(ctx)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, <-fatal, "start ghost")
 }

@@ -103,7 +103,7 @@ type jetStreamPubsub struct {
 // topic an app subscribes to, which JetStream allows only when each topic
 // has a stream of its own (consumer names are per stream; see
 // dapr/components-contrib#2385). Hence one stream per topic.
-func jetStreamTopics(res []resource, namespace string) []jetStreamPubsub {
+func jetStreamTopics(res []resource, namespace string, appIDs []string) []jetStreamPubsub {
 	var out []jetStreamPubsub
 	for _, r := range res {
 		if r.Kind != "Component" || r.Spec.Type != "pubsub.jetstream" {
@@ -122,7 +122,9 @@ func jetStreamTopics(res []resource, namespace string) []jetStreamPubsub {
 		for _, s := range res {
 			switch {
 			case s.Kind == "Subscription" && s.Spec.PubsubName == name:
-				topics[s.Spec.Topic] = true
+				if s.Spec.Topic != "" {
+					topics[s.Spec.Topic] = true
+				}
 				if s.Spec.DeadLetterTopic != "" {
 					topics[s.Spec.DeadLetterTopic] = true
 				}
@@ -136,7 +138,12 @@ func jetStreamTopics(res []resource, namespace string) []jetStreamPubsub {
 					internal = s.meta("outboxPublishPubsub")
 				}
 				if internal == name {
-					for _, app := range s.Scopes {
+					// A store without scopes is loaded by every app.
+					apps := s.Scopes
+					if len(apps) == 0 {
+						apps = appIDs
+					}
+					for _, app := range apps {
 						topics[namespace+app+topic+"outbox"] = true
 					}
 				}
@@ -153,7 +160,8 @@ func jetStreamTopics(res []resource, namespace string) []jetStreamPubsub {
 }
 
 // streamName turns a topic into a valid JetStream stream name (no dots,
-// wildcards, slashes or spaces).
+// wildcards, slashes or spaces). Two topics may map to one name ("a.b" and
+// "a_b"); ensureStreams refuses that rather than let one stream serve both.
 func streamName(topic string) string {
 	return strings.Map(func(r rune) rune {
 		switch r {

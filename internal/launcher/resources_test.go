@@ -3,6 +3,7 @@ package launcher
 import (
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -320,7 +321,7 @@ spec:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := jetStreamTopics(parseResources(t, tt.docs), tt.namespace)
+			got := jetStreamTopics(parseResources(t, tt.docs), tt.namespace, []string{"users", "orders"})
 			assert.Equal(t, tt.want, got)
 		})
 	}
@@ -332,7 +333,7 @@ func TestJetStreamTopicsOfTheRepository(t *testing.T) {
 	res, err := readResources([]string{filepath.Join(root, "components", "local"), filepath.Join(root, "dapr", "resources")})
 	require.NoError(t, err)
 
-	got := jetStreamTopics(res, "default")
+	got := jetStreamTopics(res, "default", []string{"gateway", "users", "notifications"})
 
 	require.Len(t, got, 1)
 	assert.Equal(t, "pubsub", got[0].Name)
@@ -360,4 +361,66 @@ func TestStreamName(t *testing.T) {
 			assert.Equal(t, tt.want, streamName(tt.topic))
 		})
 	}
+}
+
+// A store without scopes is loaded by every app, so each app's sidecar
+// publishes to its own internal outbox topic; a subscription without a
+// topic adds no (nameless) stream.
+func TestJetStreamTopicsUnscopedOutboxAndEmptyTopic(t *testing.T) {
+	t.Parallel()
+	res := parseResources(t, `
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.jetstream
+  metadata:
+    - name: natsURL
+      value: nats://127.0.0.1:4322
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: shared-store
+spec:
+  type: state.sqlite
+  metadata:
+    - name: outboxPublishPubsub
+      value: pubsub
+    - name: outboxPublishTopic
+      value: things
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata:
+  name: no-topic
+spec:
+  pubsubname: pubsub
+`)
+	got := jetStreamTopics(res, "default", []string{"a", "b"})
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"defaultathingsoutbox", "defaultbthingsoutbox", "things"}, got[0].Topics)
+}
+
+func TestEnsureStreamsRefusesClashingNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "res.yaml"), []byte(`
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.jetstream
+  metadata:
+    - name: natsURL
+      value: nats://127.0.0.1:1
+    - name: publishingScopes
+      value: "app=order.paid,order_paid"
+`), 0o644))
+	s := &System{apps: []App{{AppSettings: AppSettings{AppID: "app", ResourcesPaths: []string{dir}}}}}
+	err := s.ensureStreams(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"order.paid" and "order_paid"`)
 }

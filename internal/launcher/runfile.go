@@ -229,7 +229,15 @@ func readEnvFile(path string) (map[string]string, error) {
 		if !ok || strings.TrimSpace(k) == "" {
 			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
 		}
-		env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		env[strings.TrimSpace(k)] = unquote(strings.TrimSpace(v))
 	}
 	return env, sc.Err()
+}
+
+// unquote removes one pair of matching quotes around v, if any.
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
