@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ func ready(context.Context) error { return nil }
 // fakeInboxStore keeps inboxes in memory and, like the Dapr store, applies
 // each event id at most once. When err is set, every call returns it.
 type fakeInboxStore struct {
+	mu       sync.Mutex
 	inboxes  map[string]Inbox
 	applied  map[string]bool
 	addCalls int
@@ -51,6 +53,8 @@ func newFakeInboxStore() *fakeInboxStore {
 }
 
 func (s *fakeInboxStore) AddOnce(_ context.Context, userID, eventID string, n Notification) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.addCalls++
 	if s.err != nil {
 		return false, s.err
@@ -67,6 +71,8 @@ func (s *fakeInboxStore) AddOnce(_ context.Context, userID, eventID string, n No
 
 // Inbox returns a copy, as the real store does by decoding a fresh record.
 func (s *fakeInboxStore) Inbox(_ context.Context, userID string) (Inbox, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.err != nil {
 		return Inbox{}, s.err
 	}

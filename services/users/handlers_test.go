@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ func ready(context.Context) error { return nil }
 // second Create of one id is a conflict, an unknown id is not found. When
 // err is set, every call returns it.
 type fakeUserStore struct {
+	mu          sync.Mutex
 	users       map[string]User
 	events      []UserRegistered
 	createCalls int
@@ -61,6 +63,8 @@ func newFakeUserStore(users ...User) *fakeUserStore {
 }
 
 func (s *fakeUserStore) Create(_ context.Context, u User, ev UserRegistered) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.createCalls++
 	if s.err != nil {
 		return s.err
@@ -74,6 +78,8 @@ func (s *fakeUserStore) Create(_ context.Context, u User, ev UserRegistered) err
 }
 
 func (s *fakeUserStore) Get(_ context.Context, id string) (User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.getCalls++
 	if s.err != nil {
 		return User{}, s.err

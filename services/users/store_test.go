@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/daprdtest"
+)
+
+// testUserStoreContract is what every userStore must do. It runs against
+// the fake the handler tests use and against the Dapr adapter on a real
+// sidecar whose store has the transactional outbox on, as in every profile.
+func testUserStoreContract(t *testing.T, store userStore) {
+	ctx := context.Background()
+	newUser := func() (User, UserRegistered) {
+		u := User{ID: uuid.NewString(), Email: "ada@example.com", Name: "Ada", CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+		return u, UserRegistered{UserID: u.ID, Email: u.Email, Name: u.Name, RegisteredAt: u.CreatedAt}
+	}
+
+	t.Run("created user reads back as the user, not as its event", func(t *testing.T) {
+		t.Parallel()
+		u, ev := newUser()
+		require.NoError(t, store.Create(ctx, u, ev))
+		got, err := store.Get(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Equal(t, u, got)
+	})
+
+	t.Run("creating an existing id is a conflict", func(t *testing.T) {
+		t.Parallel()
+		u, ev := newUser()
+		require.NoError(t, store.Create(ctx, u, ev))
+		other := u
+		other.Name = "Impostor"
+		err := store.Create(ctx, other, ev)
+		assert.True(t, apperr.Is(err, apperr.Conflict), "got %v", err)
+		got, err := store.Get(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "Ada", got.Name, "the first user is kept")
+	})
+
+	t.Run("unknown id is not found", func(t *testing.T) {
+		t.Parallel()
+		_, err := store.Get(ctx, uuid.NewString())
+		assert.True(t, apperr.Is(err, apperr.NotFound), "got %v", err)
+	})
+}
+
+func TestFakeUserStoreContract(t *testing.T) {
+	t.Parallel()
+	testUserStoreContract(t, newFakeUserStore())
+}
+
+func TestDaprUserStoreContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a real daprd")
+	}
+	t.Parallel()
+	sc := daprdtest.Start(t, "users", `
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: users-store
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      value: "{{dir}}/users.db"
+    - name: outboxPublishPubsub
+      value: pubsub
+    - name: outboxPublishTopic
+      value: user.registered
+    - name: outboxDiscardWhenMissingState
+      value: "true"
+`, `
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.in-memory
+  version: v1
+`)
+	testUserStoreContract(t, newDaprUserStore(sc.Client, "users-store"))
+}
