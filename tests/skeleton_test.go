@@ -228,3 +228,18 @@ func streamMessages(t *testing.T, stream string) uint64 {
 	require.NoError(t, err)
 	return info.State.Msgs
 }
+
+// The local profile's secret store serves the JWT signing key through a
+// sidecar, with the Dapr API token only.
+func TestSecretStoreServesSecrets(t *testing.T) {
+	skipShort(t)
+	url := sidecarURL(t, "users") + "/v1.0/secrets/secretstore/jwt-signing-key"
+	status, _, b := do(t, http.MethodGet, url, "", nil, map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
+	require.Equal(t, http.StatusOK, status, "%s", b)
+	var secret map[string]string
+	require.NoError(t, json.Unmarshal(b, &secret))
+	assert.GreaterOrEqual(t, len(secret["jwt-signing-key"]), 32, "a key long enough for HS256")
+
+	status, _, _ = do(t, http.MethodGet, url, "", nil, nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "no secret without the token")
+}
