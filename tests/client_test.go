@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/authtoken"
 )
 
 var client = &http.Client{Timeout: 15 * time.Second}
@@ -63,10 +65,14 @@ func do(t *testing.T, method, url, contentType string, body io.Reader, header ma
 }
 
 type user struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"-"`
+	Token    string `json:"-"` // from logging in
 }
+
+const testPassword = "correct horse battery staple"
 
 type notification struct {
 	ID      string `json:"id"`
@@ -85,24 +91,46 @@ type problem struct {
 	} `json:"errors"`
 }
 
-// registerUser registers a user with a unique address through the gateway.
+// registerUser registers a user with a unique address through the gateway
+// and logs in.
 func registerUser(t *testing.T, name string) user {
 	t.Helper()
 	email := fmt.Sprintf("%s-%s@Example.com", strings.ToLower(name), uuid.NewString()[:8])
-	body := fmt.Sprintf(`{"email":%q,"name":%q}`, email, name)
-	status, hdr, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
+	body := fmt.Sprintf(`{"email":%q,"name":%q,"password":%q}`, email, name, testPassword)
+	status, _, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
 	require.Equal(t, http.StatusCreated, status, "register: %s", b)
 	var u user
 	require.NoError(t, json.Unmarshal(b, &u))
 	require.NoError(t, uuid.Validate(u.ID))
 	assert.Equal(t, strings.ToLower(email), u.Email)
-	assert.Equal(t, "/users/"+u.ID, hdr.Get("Location"))
+	assert.NotContains(t, string(b), "password")
+	u.Password = testPassword
+	u.Token = login(t, email, testPassword)
 	return u
 }
 
-// inbox reads a user's notifications through the gateway.
-func inbox(t require.TestingT, base, userID string) []notification {
-	resp, err := client.Get(base + "/api/v1/users/" + userID + "/notifications")
+// login returns an access token.
+func login(t *testing.T, email, password string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
+	status, _, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/sessions", "application/json", strings.NewReader(body), nil)
+	require.Equal(t, http.StatusOK, status, "login: %s", b)
+	var sess struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	require.NoError(t, json.Unmarshal(b, &sess))
+	require.NotEmpty(t, sess.Token)
+	assert.True(t, sess.ExpiresAt.After(time.Now()))
+	return sess.Token
+}
+
+// inbox reads the caller's notifications through the gateway.
+func inbox(t require.TestingT, base, token string) []notification {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/api/v1/notifications", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -115,12 +143,26 @@ func inbox(t require.TestingT, base, userID string) []notification {
 	return out.Items
 }
 
+// signedToken signs a token for any user id with the local profile's key,
+// read from the secret store through a sidecar, as the users service does.
+func signedToken(t *testing.T, userID string) string {
+	t.Helper()
+	status, _, b := do(t, http.MethodGet, sidecarURL(t, "users")+"/v1.0/secrets/secretstore/jwt-signing-key", "", nil,
+		map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
+	require.Equal(t, http.StatusOK, status, "%s", b)
+	var secret map[string]string
+	require.NoError(t, json.Unmarshal(b, &secret))
+	tok, _, err := authtoken.Issue([]byte(secret["jwt-signing-key"]), authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}, userID, time.Now())
+	require.NoError(t, err)
+	return tok
+}
+
 // awaitWelcome waits until the user's inbox holds exactly one welcome.
 func awaitWelcome(t *testing.T, u user) {
 	t.Helper()
 	base := gatewayURL(t)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		items := inbox(c, base, u.ID)
+		items := inbox(c, base, u.Token)
 		if assert.Len(c, items, 1) {
 			assert.Equal(c, "welcome", items[0].Kind)
 			assert.Contains(c, items[0].Message, u.Name)

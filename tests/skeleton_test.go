@@ -27,7 +27,7 @@ func TestRegisteredUserGetsWelcomeNotification(t *testing.T) {
 func TestRegisterRejectsBadInput(t *testing.T) {
 	skipShort(t)
 	before := streamMessages(t, "user_registered")
-	huge := `{"email":"big@example.com","name":"` + strings.Repeat("x", 1<<20) + `"}`
+	huge := `{"email":"big@example.com","password":"correct horse battery","name":"` + strings.Repeat("x", 1<<20) + `"}`
 	tests := []struct {
 		name        string
 		contentType string
@@ -38,12 +38,14 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 	}{
 		{"malformed JSON", "application/json", `{"email":`, http.StatusBadRequest, "", "truncated"},
 		{"syntax error", "application/json", `{"email" "a@b.co"}`, http.StatusBadRequest, "", "malformed JSON"},
-		{"unknown field", "application/json", `{"email":"a@example.com","name":"A","admin":true}`, http.StatusBadRequest, "admin", "unknown field"},
-		{"missing name", "application/json", `{"email":"a@example.com"}`, http.StatusBadRequest, "name", "required"},
-		{"missing email", "application/json", `{"name":"A"}`, http.StatusBadRequest, "email", "required"},
-		{"invalid email", "application/json", `{"email":"not-an-address","name":"A"}`, http.StatusBadRequest, "email", "valid address"},
-		{"wrong type", "application/json", `{"email":"a@example.com","name":5}`, http.StatusBadRequest, "name", "type string"},
-		{"two JSON values", "application/json", `{"email":"a@example.com","name":"A"}{}`, http.StatusBadRequest, "", "single JSON value"},
+		{"unknown field", "application/json", `{"email":"a@example.com","name":"A","password":"correct horse battery","admin":true}`, http.StatusBadRequest, "admin", "unknown field"},
+		{"missing name", "application/json", `{"email":"a@example.com","password":"correct horse battery"}`, http.StatusBadRequest, "name", "required"},
+		{"missing email", "application/json", `{"name":"A","password":"correct horse battery"}`, http.StatusBadRequest, "email", "required"},
+		{"missing password", "application/json", `{"email":"a@example.com","name":"A"}`, http.StatusBadRequest, "password", "required"},
+		{"short password", "application/json", `{"email":"a@example.com","name":"A","password":"tooshort"}`, http.StatusBadRequest, "password", "at least 12"},
+		{"invalid email", "application/json", `{"email":"not-an-address","name":"A","password":"correct horse battery"}`, http.StatusBadRequest, "email", "valid address"},
+		{"wrong type", "application/json", `{"email":"a@example.com","name":5,"password":"correct horse battery"}`, http.StatusBadRequest, "name", "type string"},
+		{"two JSON values", "application/json", `{"email":"a@example.com","name":"A","password":"correct horse battery"}{}`, http.StatusBadRequest, "", "single JSON value"},
 		{"empty body", "application/json", ``, http.StatusBadRequest, "", "empty"},
 		{"not JSON", "text/plain", `email=a@example.com`, http.StatusUnsupportedMediaType, "", "Content-Type"},
 		{"over 1 MiB", "application/json", huge, http.StatusRequestEntityTooLarge, "", "limit"},
@@ -89,10 +91,10 @@ func TestDuplicateDeliveryAppliedOnce(t *testing.T) {
 	// One subscriber consumes the topic in order: once the marker, published
 	// last, is in the inbox, both copies of the duplicate were handled.
 	publish(t, "users", "user.registered", event(markerID, "Marker"))
-	base := gatewayURL(t)
+	base, token := gatewayURL(t), signedToken(t, userID)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		ids := map[string]int{}
-		for _, n := range inbox(c, base, userID) {
+		for _, n := range inbox(c, base, token) {
 			ids[n.ID]++
 		}
 		assert.Equal(c, 1, ids[markerID], "marker applied")
@@ -139,7 +141,7 @@ func TestRequestsGoThroughSidecars(t *testing.T) {
 					restart(t, stopped)
 				}
 			})
-			body := `{"email":"through-` + uuid.NewString()[:8] + `@example.com","name":"Through"}`
+			body := `{"email":"through-` + uuid.NewString()[:8] + `@example.com","name":"Through","password":"correct horse battery"}`
 			status, hdr, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
 			require.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
 			assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
@@ -190,7 +192,7 @@ func TestTokensGuardAppsAndSidecars(t *testing.T) {
 		{"sidecar API without token", sidecarURL(t, "users") + "/v1.0/metadata", nil, http.StatusUnauthorized},
 		{"sidecar API with the Dapr token", sidecarURL(t, "users") + "/v1.0/metadata", map[string]string{"dapr-api-token": daprToken}, http.StatusOK},
 		{"sidecar health without token", sidecarURL(t, "users") + "/v1.0/healthz", nil, http.StatusNoContent},
-		{"client cannot steer invocation", gatewayURL(t) + "/api/v1/users/" + uuid.NewString() + "/notifications", map[string]string{"dapr-app-id": "users"}, http.StatusOK},
+		{"client cannot steer invocation", gatewayURL(t) + "/api/v1/notifications", map[string]string{"dapr-app-id": "users", "Authorization": "Bearer " + signedToken(t, uuid.NewString())}, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

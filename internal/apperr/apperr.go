@@ -21,6 +21,7 @@ const (
 	TooLarge                     // the body is over the size limit: 413
 	UnsupportedMedia             // the body is not JSON: 415
 	Unprocessable                // well-formed, but cannot be processed as asked: 422
+	RateLimited                  // too many requests; retry after a while: 429
 	Unavailable                  // a dependency is down; retrying later may work: 503
 )
 

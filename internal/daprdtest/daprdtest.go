@@ -41,6 +41,13 @@ type Sidecar struct {
 // not become healthy.
 func Start(t *testing.T, appID string, resources ...string) *Sidecar {
 	t.Helper()
+	return StartWithEnv(t, appID, nil, resources...)
+}
+
+// StartWithEnv is Start with extra environment variables for daprd (for
+// example secrets for a secretstores.local.env component).
+func StartWithEnv(t *testing.T, appID string, env []string, resources ...string) *Sidecar {
+	t.Helper()
 	daprd := filepath.Join(repoRoot(t), ".bin", "daprd")
 	if _, err := os.Stat(daprd); err != nil {
 		t.Fatalf("daprd not found at %s: run `make tools` first", daprd)
@@ -66,7 +73,7 @@ func Start(t *testing.T, appID string, resources ...string) *Sidecar {
 		"--log-level=warn",
 	)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DAPR_API_TOKEN="+Token)
+	cmd.Env = append(append(os.Environ(), env...), "DAPR_API_TOKEN="+Token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

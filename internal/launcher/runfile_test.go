@@ -396,7 +396,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 		appPort, httpPort, grpcPort, internalPort, metrics int
 		env                                                map[string]string
 	}{
-		{appID: "gateway", appPort: 8080, httpPort: 3500, grpcPort: 50100, internalPort: 50200, metrics: 9100, env: map[string]string{}},
+		{appID: "gateway", appPort: 8080, httpPort: 3500, grpcPort: 50100, internalPort: 50200, metrics: 9100, env: map[string]string{"RATE_LIMIT_RPS": "50"}},
 		{appID: "users", appPort: 8081, httpPort: 3501, grpcPort: 50101, internalPort: 50201, metrics: 9101, env: map[string]string{"STATE_STORE": "users-store"}},
 		{appID: "notifications", appPort: 8085, httpPort: 3505, grpcPort: 50105, internalPort: 50205, metrics: 9105, env: map[string]string{"STATE_STORE": "notifications-store"}},
 	}
@@ -418,7 +418,9 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 			assert.Equal(t, "127.0.0.1:50006", a.SchedulerHostAddr)
 			assert.True(t, a.EnableAppHealth)
 			assert.Equal(t, "/healthz", a.AppHealthPath)
-			assert.Equal(t, tt.env, a.Env)
+			for k, v := range tt.env {
+				assert.Equal(t, v, a.Env[k], k)
+			}
 			assert.NotEmpty(t, a.EnvFromFile["DAPR_API_TOKEN"])
 			assert.NotEmpty(t, a.EnvFromFile["APP_API_TOKEN"])
 		})

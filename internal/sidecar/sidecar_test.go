@@ -127,3 +127,34 @@ func TestDialDoesNotWaitForTheSidecar(t *testing.T) {
 	ready := sidecar.NewChecker(sidecar.Config{Host: "127.0.0.1", HTTPPort: "1"}, &http.Client{Timeout: time.Second})
 	assert.Error(t, ready.Ready(ctx))
 }
+
+func TestSecretIsReadOnceThroughTheSidecar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a real daprd")
+	}
+	t.Parallel()
+	sc := daprdtest.StartWithEnv(t, "secret-test", []string{"DAPRDTEST_SECRET=s3cr3t-from-the-environment"}, `
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: secretstore
+spec:
+  type: secretstores.local.env
+  version: v1
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hc := sidecar.NewHTTPClient(time.Second)
+
+	got, err := sidecar.NewSecret(sc.Config, hc, "secretstore", "DAPRDTEST_SECRET").Get(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "s3cr3t-from-the-environment", string(got))
+
+	_, err = sidecar.NewSecret(sc.Config, hc, "secretstore", "NO_SUCH_SECRET_ANYWHERE").Get(ctx)
+	assert.Error(t, err)
+
+	noToken := sc.Config
+	noToken.APIToken = ""
+	_, err = sidecar.NewSecret(noToken, hc, "secretstore", "DAPRDTEST_SECRET").Get(ctx)
+	assert.True(t, apperr.Is(err, apperr.Unavailable), "refused without the token: %v", err)
+}

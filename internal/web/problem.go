@@ -41,6 +41,8 @@ func Status(kind apperr.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case apperr.Unprocessable:
 		return http.StatusUnprocessableEntity
+	case apperr.RateLimited:
+		return http.StatusTooManyRequests
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/daprshop/daprshop/internal/authtoken"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -46,25 +48,55 @@ func (f *fakeSidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, f.response)
 }
 
-func newGateway(t *testing.T, sc *fakeSidecar) http.Handler {
+var (
+	testKey  = []byte("gateway-test-signing-key-0123456789abcdef")
+	tokenCfg = authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}
+	adaID    = "0b6c3f4e-6a8e-4a4b-9a57-3f0c2a8b9d11"
+)
+
+type staticKey struct {
+	key []byte
+	err error
+}
+
+func (k staticKey) Get(context.Context) ([]byte, error) { return k.key, k.err }
+
+func tokenFor(t *testing.T, sub string) string {
+	t.Helper()
+	tok, _, err := authtoken.Issue(testKey, tokenCfg, sub, time.Now())
+	require.NoError(t, err)
+	return tok
+}
+
+// newGatewayWith builds the gateway in front of a fake sidecar.
+func newGatewayWith(t *testing.T, sc http.Handler, keys keySource, lim *limiter) http.Handler {
 	t.Helper()
 	srv := httptest.NewServer(sc)
 	t.Cleanup(srv.Close)
 	host, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
 	inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port, APIToken: "dapr-token"}, http.DefaultTransport, 5*time.Second)
 	require.NoError(t, err)
-	return newServer(discard, inv, func(context.Context) error { return nil })
+	authn := authenticate(discard, keys, tokenCfg, time.Now)
+	return newServer(discard, inv, func(context.Context) error { return nil }, authn, lim)
+}
+
+func newGateway(t *testing.T, sc *fakeSidecar) http.Handler {
+	t.Helper()
+	return newGatewayWith(t, sc, staticKey{key: testKey}, newLimiter(1000, 1000, time.Now))
 }
 
 func TestRoutesInvokeTheOwningApp(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, method, path, body string
+		token                    string
 		wantApp, wantPath        string
+		wantUser                 string
 	}{
-		{"register user", http.MethodPost, "/api/v1/users", `{"email":"a@example.com","name":"A"}`, "users", "/users"},
-		{"list notifications", http.MethodGet, "/api/v1/users/0b6c3f4e-6a8e-4a4b-9a57-3f0c2a8b9d11/notifications", "", "notifications", "/users/0b6c3f4e-6a8e-4a4b-9a57-3f0c2a8b9d11/notifications"},
-		{"encoded slash stays inside the id", http.MethodGet, "/api/v1/users/a%2F..%2Fb/notifications", "", "notifications", "/users/a%2F..%2Fb/notifications"},
+		{"register user", http.MethodPost, "/api/v1/users", `{"email":"a@example.com"}`, "", "users", "/users", ""},
+		{"log in", http.MethodPost, "/api/v1/sessions", `{"email":"a@example.com"}`, "", "users", "/sessions", ""},
+		{"me", http.MethodGet, "/api/v1/me", "", tokenFor(t, adaID), "users", "/users/" + adaID, adaID},
+		{"my notifications", http.MethodGet, "/api/v1/notifications", "", tokenFor(t, adaID), "notifications", "/users/" + adaID + "/notifications", adaID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +106,10 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 			r.Header.Set("Content-Type", "application/json")
 			r.Header.Set("Dapr-App-Id", "payments")  // a client trying to steer the call
 			r.Header.Set("Dapr-Api-Token", "forged") // or to pass as a sidecar
+			r.Header.Set(userHeader, "someone-else") // or as another user
+			if tt.token != "" {
+				r.Header.Set("Authorization", "Bearer "+tt.token)
+			}
 			w := httptest.NewRecorder()
 
 			newGateway(t, sc).ServeHTTP(w, r)
@@ -85,10 +121,112 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 			assert.Equal(t, tt.wantApp, got.Header.Get("dapr-app-id"))
 			assert.Equal(t, []string{"dapr-token"}, got.Header.Values("dapr-api-token"))
 			assert.Equal(t, tt.wantPath, got.URL.EscapedPath())
+			assert.Equal(t, tt.wantUser, got.Header.Get(userHeader), "the user comes from the token only")
 			assert.Equal(t, tt.method, got.Method)
 			assert.Equal(t, tt.body, sc.bodies[0])
 		})
 	}
+}
+
+func TestPrivateRoutesNeedAValidToken(t *testing.T) {
+	t.Parallel()
+	otherKey := []byte("some-other-signing-key-0123456789abcdef!")
+	forged, _, err := authtoken.Issue(otherKey, tokenCfg, adaID, time.Now())
+	require.NoError(t, err)
+	expired, _, err := authtoken.Issue(testKey, tokenCfg, adaID, time.Now().Add(-3*time.Hour))
+	require.NoError(t, err)
+	notAUser, _, err := authtoken.Issue(testKey, tokenCfg, "../admin", time.Now())
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		header string
+		keys   keySource
+		want   int
+	}{
+		{"no header", "", staticKey{key: testKey}, http.StatusUnauthorized},
+		{"not bearer", "Basic YWRhOnB3", staticKey{key: testKey}, http.StatusUnauthorized},
+		{"empty bearer", "Bearer ", staticKey{key: testKey}, http.StatusUnauthorized},
+		{"forged", "Bearer " + forged, staticKey{key: testKey}, http.StatusUnauthorized},
+		{"expired", "Bearer " + expired, staticKey{key: testKey}, http.StatusUnauthorized},
+		{"subject not a user id", "Bearer " + notAUser, staticKey{key: testKey}, http.StatusUnauthorized},
+		{"key unavailable", "Bearer " + tokenFor(t, adaID), staticKey{err: errors.New("secret store down")}, http.StatusServiceUnavailable},
+		{"valid", "Bearer " + tokenFor(t, adaID), staticKey{key: testKey}, http.StatusOK},
+		{"valid, lower-case scheme", "bearer " + tokenFor(t, adaID), staticKey{key: testKey}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sc := &fakeSidecar{status: http.StatusOK, ctype: "application/json", response: `{}`}
+			r := httptest.NewRequest(http.MethodGet, "/api/v1/me", nil)
+			if tt.header != "" {
+				r.Header.Set("Authorization", tt.header)
+			}
+			w := httptest.NewRecorder()
+
+			newGatewayWith(t, sc, tt.keys, newLimiter(1000, 1000, time.Now)).ServeHTTP(w, r)
+
+			assert.Equal(t, tt.want, w.Code, w.Body.String())
+			if tt.want == http.StatusUnauthorized {
+				assert.Contains(t, w.Header().Get("WWW-Authenticate"), "Bearer")
+				assert.Empty(t, sc.got, "nothing reached the service")
+			}
+			assert.NotContains(t, w.Body.String(), "secret store down")
+		})
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	sc := &fakeSidecar{status: http.StatusOK, ctype: "application/json", response: `{}`}
+	h := newGatewayWith(t, sc, staticKey{key: testKey}, newLimiter(1, 2, now))
+	send := func(path, token, remote, xff string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{}`))
+		if path == "/api/v1/me" {
+			r = httptest.NewRequest(http.MethodGet, path, nil)
+		}
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", xff)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	// A client address gets its burst on public routes, whatever it writes
+	// in X-Forwarded-For.
+	assert.Equal(t, http.StatusOK, send("/api/v1/sessions", "", "192.0.2.1:1000", "10.0.0.1").Code)
+	assert.Equal(t, http.StatusOK, send("/api/v1/sessions", "", "192.0.2.1:1001", "10.0.0.2").Code)
+	w := send("/api/v1/sessions", "", "192.0.2.1:1002", "10.0.0.3")
+	assert.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
+	// Another address has its own bucket.
+	assert.Equal(t, http.StatusOK, send("/api/v1/sessions", "", "192.0.2.2:1000", "").Code)
+	// A user has a bucket of their own, from any address.
+	tok := tokenFor(t, adaID)
+	assert.Equal(t, http.StatusOK, send("/api/v1/me", tok, "192.0.2.1:1003", "").Code)
+	assert.Equal(t, http.StatusOK, send("/api/v1/me", tok, "198.51.100.7:1", "").Code)
+	assert.Equal(t, http.StatusTooManyRequests, send("/api/v1/me", tok, "198.51.100.8:1", "").Code)
+	// Tokens come back with time.
+	clock = clock.Add(time.Second)
+	assert.Equal(t, http.StatusOK, send("/api/v1/me", tok, "198.51.100.8:1", "").Code)
+}
+
+func TestLimiterForgetsIdleClients(t *testing.T) {
+	t.Parallel()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(1, 1, func() time.Time { return clock })
+	for i := range 100 {
+		ok, _ := l.allow(fmt.Sprintf("ip:%d", i))
+		require.True(t, ok)
+	}
+	clock = clock.Add(2 * idleTTL)
+	ok, _ := l.allow("ip:new")
+	require.True(t, ok)
+	assert.Len(t, l.buckets, 1, "idle buckets dropped")
 }
 
 func TestUpstreamFailures(t *testing.T) {
@@ -115,7 +253,7 @@ func TestUpstreamFailures(t *testing.T) {
 				host, port, _ := strings.Cut(addr, ":")
 				inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port}, http.DefaultTransport, time.Second)
 				require.NoError(t, err)
-				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") })
+				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") }, authenticate(discard, staticKey{key: testKey}, tokenCfg, time.Now), newLimiter(1000, 1000, time.Now))
 			} else {
 				h = newGateway(t, tt.sidecar)
 			}
@@ -167,6 +305,7 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		want         int
 	}{
 		{http.MethodGet, "/api/v1/users", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/api/v1/users/" + adaID + "/notifications", http.StatusNotFound},
 		{http.MethodGet, "/api/v1/nope", http.StatusNotFound},
 		{http.MethodGet, "/healthz", http.StatusOK},
 		{http.MethodGet, "/readyz", http.StatusOK},

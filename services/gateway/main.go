@@ -2,17 +2,23 @@
 // route to the service that owns it, by HTTP service invocation through its
 // own Dapr sidecar (it knows app ids, never addresses).
 //
-// Routes:
+// Routes (public: limited per client address; the others need a bearer
+// token and are limited per user):
 //
-//	POST /api/v1/users                     → users         POST /users
-//	GET  /api/v1/users/{id}/notifications  → notifications GET  /users/{id}/notifications
-//	GET  /healthz                          alive
-//	GET  /readyz                           its sidecar reachable
+//	POST /api/v1/users          public → users         POST /users
+//	POST /api/v1/sessions       public → users         POST /sessions
+//	GET  /api/v1/me                    → users         GET  /users/{caller}
+//	GET  /api/v1/notifications         → notifications GET  /users/{caller}/notifications
+//	GET  /healthz                      alive
+//	GET  /readyz                       its sidecar reachable
 //
 // Environment: APP_PORT (8080, the public port), DAPR_HOST, DAPR_HTTP_PORT,
-// DAPR_API_TOKEN, INVOKE_TIMEOUT (10s), LOG_LEVEL.
+// DAPR_API_TOKEN, INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
+// JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
+// (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), LOG_LEVEL.
 //
-// Dapr components: none; service invocation and name resolution only.
+// Dapr components: SECRET_STORE, holding the token signing key; otherwise
+// service invocation and name resolution only.
 package main
 
 import (
@@ -21,9 +27,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/daprshop/daprshop/internal/authtoken"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -52,8 +60,22 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
+	rps, err := strconv.ParseFloat(envOr(getenv, "RATE_LIMIT_RPS", "10"), 64)
+	if err != nil || rps <= 0 {
+		return fmt.Errorf("RATE_LIMIT_RPS: want a positive number, got %q", getenv("RATE_LIMIT_RPS"))
+	}
+	burst, err := strconv.Atoi(envOr(getenv, "RATE_LIMIT_BURST", "20"))
+	if err != nil || burst <= 0 {
+		return fmt.Errorf("RATE_LIMIT_BURST: want a positive integer, got %q", getenv("RATE_LIMIT_BURST"))
+	}
+	keys := sidecar.NewSecret(sc, sidecar.NewHTTPClient(5*time.Second), envOr(getenv, "SECRET_STORE", "secretstore"), envOr(getenv, "JWT_KEY_SECRET", "jwt-signing-key"))
+	authn := authenticate(logger, keys, authtoken.Config{
+		Issuer:   envOr(getenv, "JWT_ISSUER", "daprshop-users"),
+		Audience: envOr(getenv, "JWT_AUDIENCE", "daprshop"),
+	}, time.Now)
+
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
-	srv := web.NewServer(":"+port, newServer(logger, inv, checker.Ready))
+	srv := web.NewServer(":"+port, newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now)))
 	return web.Serve(ctx, srv, logger)
 }
 

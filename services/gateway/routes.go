@@ -11,29 +11,36 @@ import (
 	"github.com/daprshop/daprshop/internal/web"
 )
 
-// addRoutes registers the whole public API.
-func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(context.Context) error) {
+// addRoutes registers the whole public API. Public routes are limited per
+// client address; the others need a bearer token and are limited per user.
+// Paths are registered in full on the root router: a gorilla/mux subrouter
+// answers a wrong method with 404 instead of 405.
+func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(context.Context) error, authn func(http.Handler) http.Handler, lim *limiter) {
 	r.Handle("/healthz", web.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", web.HandleReadyz(logger, ready)).Methods(http.MethodGet)
 
-	// Full paths on the root router: a gorilla/mux subrouter answers a wrong
-	// method with 404 instead of 405.
+	limit := limitRequests(logger, lim)
+	public := func(h http.Handler) http.Handler { return limit(h) }
+	private := func(h http.Handler) http.Handler { return authn(limit(h)) }
+
 	const api = "/api/v1"
-	r.Handle(api+"/users", inv.handle(logger, "users", func(*http.Request) string {
-		return "/users"
-	})).Methods(http.MethodPost)
-	r.Handle(api+"/users/{id}/notifications", inv.handle(logger, "notifications", func(r *http.Request) string {
-		return "/users/" + pathVar(r, "id") + "/notifications"
-	})).Methods(http.MethodGet)
+	r.Handle(api+"/users", public(inv.handle(logger, "users", fixedPath("/users")))).Methods(http.MethodPost)
+	r.Handle(api+"/sessions", public(inv.handle(logger, "users", fixedPath("/sessions")))).Methods(http.MethodPost)
+	r.Handle(api+"/me", private(inv.handle(logger, "users", callerPath("/users/", "")))).Methods(http.MethodGet)
+	r.Handle(api+"/notifications", private(inv.handle(logger, "notifications", callerPath("/users/", "/notifications")))).Methods(http.MethodGet)
 }
 
-// pathVar returns a route variable escaped for use in a path: the router
-// matches on the escaped path, so the variable is unescaped once and escaped
-// again, which keeps "/", "?" and "#" inside the segment.
-func pathVar(r *http.Request, name string) string {
-	v := mux.Vars(r)[name]
-	if u, err := url.PathUnescape(v); err == nil {
-		v = u
+// fixedPath targets the same path whatever the request.
+func fixedPath(p string) func(*http.Request) string {
+	return func(*http.Request) string { return p }
+}
+
+// callerPath targets a path naming the authenticated caller: the id comes
+// from the verified token, never from the client's URL, so no client can
+// name another user (and no encoded "/.." can reach another path).
+func callerPath(prefix, suffix string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		sub, _ := principal(r.Context())
+		return prefix + url.PathEscape(sub) + suffix
 	}
-	return url.PathEscape(v)
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
@@ -81,4 +84,96 @@ func (s *daprUserStore) Get(ctx context.Context, id string) (User, error) {
 		return User{}, fmt.Errorf("decode user %s: %w", id, err)
 	}
 	return u, nil
+}
+
+// emailKey names the record that reserves an email for one user id. The
+// address is hashed so that keys have one length and charset.
+func emailKey(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return "email-" + hex.EncodeToString(sum[:])
+}
+
+// emailRecord reserves an email for a user id.
+type emailRecord struct {
+	UserID     string    `json:"user_id"`
+	ReservedAt time.Time `json:"reserved_at"`
+}
+
+// reservationTTL is how long a reservation whose user was never created
+// (the process died between the two writes) blocks its email.
+const reservationTTL = 30 * time.Second
+
+// ReserveEmail claims an email for userID with an insert-only write. It is a
+// plain save, outside the outbox transaction, because the outbox publishes
+// every upsert of a transaction as an event. An email already claimed by an
+// existing user is a conflict; a claim whose user never appeared is taken
+// over once it is older than reservationTTL.
+func (s *daprUserStore) ReserveEmail(ctx context.Context, email, userID string, now time.Time) error {
+	key := emailKey(email)
+	rec, err := json.Marshal(emailRecord{UserID: userID, ReservedAt: now})
+	if err != nil {
+		return err
+	}
+	err = s.client.SaveState(ctx, s.store, key, rec, jsonMeta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+	if err == nil {
+		return nil
+	}
+	if !sidecar.IsETagMismatch(err) {
+		return sidecar.Err(err, "reserve email")
+	}
+	item, err := s.client.GetState(ctx, s.store, key, nil)
+	if err != nil {
+		return sidecar.Err(err, "read email reservation")
+	}
+	var held emailRecord
+	if item == nil || len(item.Value) == 0 || json.Unmarshal(item.Value, &held) != nil {
+		return apperr.E(apperr.Conflict, "this email is being registered; try again")
+	}
+	if _, err := s.Get(ctx, held.UserID); err == nil {
+		return apperr.E(apperr.Conflict, "this email is already registered")
+	} else if !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	if now.Sub(held.ReservedAt) < reservationTTL {
+		return apperr.E(apperr.Conflict, "this email is being registered; try again in a few seconds")
+	}
+	err = s.client.SaveStateWithETag(ctx, s.store, key, rec, item.Etag, jsonMeta)
+	if sidecar.IsETagMismatch(err) {
+		return apperr.E(apperr.Conflict, "this email is being registered; try again")
+	}
+	return sidecar.Err(err, "take over email reservation")
+}
+
+// ReleaseEmail deletes userID's reservation of email, if it still holds it.
+func (s *daprUserStore) ReleaseEmail(ctx context.Context, email, userID string) error {
+	key := emailKey(email)
+	item, err := s.client.GetState(ctx, s.store, key, nil)
+	if err != nil {
+		return sidecar.Err(err, "read email reservation")
+	}
+	var held emailRecord
+	if item == nil || len(item.Value) == 0 || json.Unmarshal(item.Value, &held) != nil || held.UserID != userID {
+		return nil
+	}
+	err = s.client.DeleteStateWithETag(ctx, s.store, key, &dapr.ETag{Value: item.Etag}, nil, nil)
+	if sidecar.IsETagMismatch(err) {
+		return nil // someone else holds it now
+	}
+	return sidecar.Err(err, "release email")
+}
+
+// FindByEmail returns the user an email belongs to.
+func (s *daprUserStore) FindByEmail(ctx context.Context, email string) (User, error) {
+	item, err := s.client.GetState(ctx, s.store, emailKey(email), nil)
+	if err != nil {
+		return User{}, sidecar.Err(err, "read email")
+	}
+	var held emailRecord
+	if item == nil || len(item.Value) == 0 {
+		return User{}, apperr.E(apperr.NotFound, "no user with this email")
+	}
+	if err := json.Unmarshal(item.Value, &held); err != nil {
+		return User{}, fmt.Errorf("decode email record: %w", err)
+	}
+	return s.Get(ctx, held.UserID)
 }

@@ -35,8 +35,24 @@ func handleRegisterUser(logger *slog.Logger, svc *service) http.Handler {
 			return
 		}
 		logger.InfoContext(r.Context(), "user registered", "user_id", u.ID)
-		w.Header().Set("Location", "/users/"+u.ID)
 		web.Respond(w, http.StatusCreated, toResponse(u))
+	})
+}
+
+func handleCreateSession(logger *slog.Logger, svc *service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req LoginRequest
+		if err := web.Decode(w, r, &req); err != nil {
+			web.Error(w, r, logger, err)
+			return
+		}
+		sess, err := svc.Login(r.Context(), req)
+		if err != nil {
+			web.Error(w, r, logger, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.Respond(w, http.StatusOK, sess)
 	})
 }
 

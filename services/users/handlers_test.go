@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/web"
@@ -45,9 +46,12 @@ func ready(context.Context) error { return nil }
 // err is set, every call returns it.
 type fakeUserStore struct {
 	mu          sync.Mutex
+	emails      map[string]string    // email → user id reserved
+	reservedAt  map[string]time.Time // email → when
 	users       map[string]User
 	events      []UserRegistered
 	createCalls int
+	createErr   error // returned by Create only
 	getCalls    int
 	err         error
 }
@@ -55,9 +59,10 @@ type fakeUserStore struct {
 var _ userStore = (*fakeUserStore)(nil)
 
 func newFakeUserStore(users ...User) *fakeUserStore {
-	s := &fakeUserStore{users: map[string]User{}}
+	s := &fakeUserStore{users: map[string]User{}, emails: map[string]string{}, reservedAt: map[string]time.Time{}}
 	for _, u := range users {
 		s.users[u.ID] = u
+		s.emails[u.Email] = u.ID
 	}
 	return s
 }
@@ -68,6 +73,9 @@ func (s *fakeUserStore) Create(_ context.Context, u User, ev UserRegistered) err
 	s.createCalls++
 	if s.err != nil {
 		return s.err
+	}
+	if s.createErr != nil {
+		return s.createErr
 	}
 	if _, ok := s.users[u.ID]; ok {
 		return apperr.E(apperr.Conflict, "user %s already exists", u.ID)
@@ -91,8 +99,65 @@ func (s *fakeUserStore) Get(_ context.Context, id string) (User, error) {
 	return u, nil
 }
 
+// fakeTokens issues a token that names its subject, so tests can see which
+// user it was issued for.
+type fakeTokens struct{ err error }
+
+func (f fakeTokens) Issue(_ context.Context, subject string, now time.Time) (string, time.Time, error) {
+	return "token-for-" + subject, now.Add(time.Hour), f.err
+}
+
+func (s *fakeUserStore) ReserveEmail(_ context.Context, email, userID string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if held, ok := s.emails[email]; ok {
+		if _, exists := s.users[held]; exists {
+			return apperr.E(apperr.Conflict, "this email is already registered")
+		}
+		if now.Sub(s.reservedAt[email]) < reservationTTL {
+			return apperr.E(apperr.Conflict, "this email is being registered; try again")
+		}
+	}
+	s.emails[email] = userID
+	s.reservedAt[email] = now
+	return nil
+}
+
+func (s *fakeUserStore) ReleaseEmail(_ context.Context, email, userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.emails[email] == userID {
+		delete(s.emails, email)
+	}
+	return nil
+}
+
+func (s *fakeUserStore) FindByEmail(_ context.Context, email string) (User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return User{}, s.err
+	}
+	u, ok := s.users[s.emails[email]]
+	if !ok {
+		return User{}, apperr.E(apperr.NotFound, "no user with this email")
+	}
+	return u, nil
+}
+
+func newTestService(store *fakeUserStore) *service {
+	svc, err := newService(store, fakeTokens{}, fixedNow, fixedID, bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return svc
+}
+
 func newTestServer(store *fakeUserStore, ready func(context.Context) error) http.Handler {
-	return newServer(discard, newService(store, fixedNow, fixedID), ready, testToken)
+	return newServer(discard, newTestService(store), ready, testToken)
 }
 
 func newRegisterRequest(body string) *http.Request {
@@ -108,10 +173,9 @@ func TestRegisterUser(t *testing.T) {
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 
-	h.ServeHTTP(w, newRegisterRequest(`{"email":"  Ada@Example.COM ","name":"Ada Lovelace"}`))
+	h.ServeHTTP(w, newRegisterRequest(`{"email":"  Ada@Example.COM ","name":"Ada Lovelace","password":"correct horse battery"}`))
 
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	assert.Equal(t, "/users/"+fixedUUID, w.Header().Get("Location"))
 	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 	assert.JSONEq(t, `{
 		"id": "`+fixedUUID+`",
@@ -120,10 +184,12 @@ func TestRegisterUser(t *testing.T) {
 		"created_at": "2025-01-02T03:04:05Z"
 	}`, w.Body.String())
 
+	assert.NotContains(t, w.Body.String(), "password")
 	assert.Equal(t, 1, store.createCalls)
-	assert.Equal(t, map[string]User{
-		fixedUUID: {ID: fixedUUID, Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: wantCreatedAt},
-	}, store.users)
+	stored := store.users[fixedUUID]
+	require.NoError(t, bcrypt.CompareHashAndPassword(stored.PasswordHash, []byte("correct horse battery")), "the password is kept as its bcrypt hash")
+	stored.PasswordHash = nil
+	assert.Equal(t, User{ID: fixedUUID, Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: wantCreatedAt}, stored)
 	assert.Equal(t, []UserRegistered{
 		{UserID: fixedUUID, Email: "ada@example.com", Name: "Ada Lovelace", RegisteredAt: wantCreatedAt},
 	}, store.events)
@@ -138,18 +204,19 @@ func TestRegisterUserRefusesBadBodies(t *testing.T) {
 		wantStatus  int
 		wantFields  []string
 	}{
-		{"missing name", "application/json", `{"email":"ada@example.com"}`, http.StatusBadRequest, []string{"name"}},
-		{"blank name", "application/json", `{"email":"ada@example.com","name":"   "}`, http.StatusBadRequest, []string{"name"}},
-		{"bad email", "application/json", `{"email":"ada.example.com","name":"Ada"}`, http.StatusBadRequest, []string{"email"}},
-		{"email with a display name", "application/json", `{"email":"Ada <ada@example.com>","name":"Ada"}`, http.StatusBadRequest, []string{"email"}},
-		{"both missing", "application/json", `{}`, http.StatusBadRequest, []string{"email", "name"}},
+		{"missing name", "application/json", `{"email":"ada@example.com","password":"correct horse battery"}`, http.StatusBadRequest, []string{"name"}},
+		{"short password", "application/json", `{"email":"ada@example.com","name":"Ada","password":"short"}`, http.StatusBadRequest, []string{"password"}},
+		{"blank name", "application/json", `{"email":"ada@example.com","name":"   ","password":"correct horse battery"}`, http.StatusBadRequest, []string{"name"}},
+		{"bad email", "application/json", `{"email":"ada.example.com","name":"Ada","password":"correct horse battery"}`, http.StatusBadRequest, []string{"email"}},
+		{"email with a display name", "application/json", `{"email":"Ada <ada@example.com>","name":"Ada","password":"correct horse battery"}`, http.StatusBadRequest, []string{"email"}},
+		{"all missing", "application/json", `{}`, http.StatusBadRequest, []string{"email", "name", "password"}},
 		{"unknown field", "application/json", `{"email":"ada@example.com","name":"Ada","admin":true}`, http.StatusBadRequest, []string{"admin"}},
-		{"wrong type", "application/json", `{"email":"ada@example.com","name":7}`, http.StatusBadRequest, []string{"name"}},
+		{"wrong type", "application/json", `{"email":"ada@example.com","name":7,"password":"correct horse battery"}`, http.StatusBadRequest, []string{"name"}},
 		{"malformed JSON", "application/json", `{"email":"ada@example.com",}`, http.StatusBadRequest, nil},
 		{"empty body", "application/json", ``, http.StatusBadRequest, nil},
-		{"two values", "application/json", `{"email":"ada@example.com","name":"Ada"}{}`, http.StatusBadRequest, nil},
+		{"two values", "application/json", `{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}{}`, http.StatusBadRequest, nil},
 		{"over 1 MiB", "application/json", `{"email":"ada@example.com","name":"` + strings.Repeat("a", web.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge, nil},
-		{"not JSON", "text/plain", `{"email":"ada@example.com","name":"Ada"}`, http.StatusUnsupportedMediaType, nil},
+		{"not JSON", "text/plain", `{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`, http.StatusUnsupportedMediaType, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +241,6 @@ func TestRegisterUserRefusesBadBodies(t *testing.T) {
 			}
 			assert.Equal(t, tt.wantFields, fields)
 			assert.Zero(t, store.createCalls, "a refused request must not reach the store")
-			assert.Empty(t, w.Header().Get("Location"))
 		})
 	}
 }
@@ -200,7 +266,7 @@ func TestRegisterUserStoreFailures(t *testing.T) {
 			h := newTestServer(store, ready)
 			w := httptest.NewRecorder()
 
-			h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"Ada"}`))
+			h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`))
 
 			assert.Equal(t, tt.wantStatus, w.Code)
 			assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
@@ -209,8 +275,7 @@ func TestRegisterUserStoreFailures(t *testing.T) {
 			var p web.Problem
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
 			assert.Equal(t, tt.wantDetail, p.Detail)
-			assert.Equal(t, 1, store.createCalls)
-			assert.Empty(t, w.Header().Get("Location"))
+			assert.Empty(t, store.users, "nothing stored")
 		})
 	}
 }
@@ -220,12 +285,12 @@ func TestRegisterUserTwiceConflicts(t *testing.T) {
 	store := newFakeUserStore()
 	h := newTestServer(store, ready)
 	first := httptest.NewRecorder()
-	h.ServeHTTP(first, newRegisterRequest(`{"email":"ada@example.com","name":"Ada"}`))
+	h.ServeHTTP(first, newRegisterRequest(`{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`))
 	require.Equal(t, http.StatusCreated, first.Code)
 	second := httptest.NewRecorder()
 
 	// fixedID hands out the same id again, as a UUID collision would.
-	h.ServeHTTP(second, newRegisterRequest(`{"email":"bob@example.com","name":"Bob"}`))
+	h.ServeHTTP(second, newRegisterRequest(`{"email":"bob@example.com","name":"Bob","password":"correct horse battery"}`))
 
 	assert.Equal(t, http.StatusConflict, second.Code)
 	assert.Len(t, store.events, 1)
@@ -241,8 +306,8 @@ func TestAppTokenRequired(t *testing.T) {
 		body   string
 		token  string
 	}{
-		{"register without token", http.MethodPost, "/users", `{"email":"ada@example.com","name":"Ada"}`, ""},
-		{"register with wrong token", http.MethodPost, "/users", `{"email":"ada@example.com","name":"Ada"}`, "guess"},
+		{"register without token", http.MethodPost, "/users", `{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`, ""},
+		{"register with wrong token", http.MethodPost, "/users", `{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`, "guess"},
 		{"get without token", http.MethodGet, "/users/" + fixedUUID, ``, ""},
 		{"get with wrong token", http.MethodGet, "/users/" + fixedUUID, ``, "tokenx"},
 	}
@@ -367,7 +432,7 @@ func TestRegisterUserStoresTheTrimmedName(t *testing.T) {
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 
-	h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"\tAda\u0085\n"}`))
+	h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"\tAda\u0085\n","password":"correct horse battery"}`))
 
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
 	assert.Equal(t, "Ada", store.users[fixedUUID].Name)

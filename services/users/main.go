@@ -3,16 +3,20 @@
 //
 // Routes (every one but health requires the app API token):
 //
-//	POST /users       register a user
+//	POST /users       register a user (email unique, password bcrypt-hashed)
 //	GET  /users/{id}  read a user
+//	POST /sessions    log in: a signed access token (JWT)
 //	GET  /healthz     alive
 //	GET  /readyz      its sidecar reachable
 //
 // Environment: APP_PORT (8081), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
-// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (users-store), LOG_LEVEL.
+// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (users-store), SECRET_STORE
+// (secretstore), JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER
+// (daprshop-users), JWT_AUDIENCE (daprshop), TOKEN_TTL (1h), BCRYPT_COST
+// (10), LOG_LEVEL.
 //
 // Dapr components: STATE_STORE, a transactional state store whose outbox
-// publishes to user.registered.
+// publishes to user.registered; SECRET_STORE, holding the signing key.
 package main
 
 import (
@@ -21,11 +25,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/daprshop/daprshop/internal/authtoken"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -44,6 +50,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	port := envOr(getenv, "APP_PORT", "8081")
 	storeName := envOr(getenv, "STATE_STORE", "users-store")
 	appToken := getenv("APP_API_TOKEN")
+	ttl, err := time.ParseDuration(envOr(getenv, "TOKEN_TTL", "1h"))
+	if err != nil {
+		return fmt.Errorf("TOKEN_TTL: %w", err)
+	}
+	cost, err := strconv.Atoi(envOr(getenv, "BCRYPT_COST", "10"))
+	if err != nil {
+		return fmt.Errorf("BCRYPT_COST: %w", err)
+	}
 	logger := logging.New(stdout, "users", getenv("LOG_LEVEL"))
 	if appToken == "" {
 		logger.WarnContext(ctx, "APP_API_TOKEN is not set: routes accept calls from anyone, not just the sidecar")
@@ -56,8 +70,20 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	svc := newService(newDaprUserStore(client, storeName), time.Now, uuid.NewString)
-	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
+	httpClient := sidecar.NewHTTPClient(5 * time.Second)
+	issuer := &jwtIssuer{
+		keys: sidecar.NewSecret(sc, httpClient, envOr(getenv, "SECRET_STORE", "secretstore"), envOr(getenv, "JWT_KEY_SECRET", "jwt-signing-key")),
+		cfg: authtoken.Config{
+			Issuer:   envOr(getenv, "JWT_ISSUER", "daprshop-users"),
+			Audience: envOr(getenv, "JWT_AUDIENCE", "daprshop"),
+			TTL:      ttl,
+		},
+	}
+	svc, err := newService(newDaprUserStore(client, storeName), issuer, time.Now, uuid.NewString, cost)
+	if err != nil {
+		return err
+	}
+	checker := sidecar.NewChecker(sc, httpClient)
 	srv := web.NewServer(":"+port, newServer(logger, svc, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)
 }

@@ -20,4 +20,5 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(cont
 	protect := web.RequireAppToken(logger, appToken)
 	r.Handle("/users", protect(handleRegisterUser(logger, svc))).Methods(http.MethodPost)
 	r.Handle("/users/{id}", protect(handleGetUser(logger, svc))).Methods(http.MethodGet)
+	r.Handle("/sessions", protect(handleCreateSession(logger, svc))).Methods(http.MethodPost)
 }

@@ -45,6 +45,44 @@ func testUserStoreContract(t *testing.T, store userStore) {
 		assert.Equal(t, "Ada", got.Name, "the first user is kept")
 	})
 
+	t.Run("an email belongs to one user", func(t *testing.T) {
+		t.Parallel()
+		u, ev := newUser()
+		u.Email = uuid.NewString() + "@example.com"
+		now := u.CreatedAt
+		require.NoError(t, store.ReserveEmail(ctx, u.Email, u.ID, now))
+		_, err := store.FindByEmail(ctx, u.Email)
+		assert.True(t, apperr.Is(err, apperr.NotFound), "reserved but not created yet: %v", err)
+		require.NoError(t, store.Create(ctx, u, ev))
+		found, err := store.FindByEmail(ctx, u.Email)
+		require.NoError(t, err)
+		assert.Equal(t, u, found)
+
+		err = store.ReserveEmail(ctx, u.Email, uuid.NewString(), now.Add(time.Hour))
+		assert.True(t, apperr.Is(err, apperr.Conflict), "taken by an existing user, however late: %v", err)
+	})
+
+	t.Run("an abandoned reservation expires", func(t *testing.T) {
+		t.Parallel()
+		email, first, second := uuid.NewString()+"@example.com", uuid.NewString(), uuid.NewString()
+		now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+		require.NoError(t, store.ReserveEmail(ctx, email, first, now))
+		err := store.ReserveEmail(ctx, email, second, now.Add(reservationTTL/2))
+		assert.True(t, apperr.Is(err, apperr.Conflict), "in progress: %v", err)
+		require.NoError(t, store.ReserveEmail(ctx, email, second, now.Add(reservationTTL+time.Second)), "taken over once expired")
+	})
+
+	t.Run("only the holder releases a reservation", func(t *testing.T) {
+		t.Parallel()
+		email, holder, other := uuid.NewString()+"@example.com", uuid.NewString(), uuid.NewString()
+		now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+		require.NoError(t, store.ReserveEmail(ctx, email, holder, now))
+		require.NoError(t, store.ReleaseEmail(ctx, email, other))
+		assert.True(t, apperr.Is(store.ReserveEmail(ctx, email, other, now), apperr.Conflict), "still held")
+		require.NoError(t, store.ReleaseEmail(ctx, email, holder))
+		assert.NoError(t, store.ReserveEmail(ctx, email, other, now), "free after its holder released it")
+	})
+
 	t.Run("unknown id is not found", func(t *testing.T) {
 		t.Parallel()
 		_, err := store.Get(ctx, uuid.NewString())

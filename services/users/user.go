@@ -11,12 +11,13 @@ import (
 	"github.com/google/uuid"
 )
 
-// User is an account.
+// User is an account. The password is kept only as a bcrypt hash.
 type User struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name"`
+	PasswordHash []byte    `json:"password_hash"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // UserRegistered is the event published when a user is created. Consumers
@@ -30,13 +31,16 @@ type UserRegistered struct {
 
 // RegisterRequest is the body of POST /users.
 type RegisterRequest struct {
-	Email string `json:"email"`
-	Name  string `json:"name"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
 }
 
 const (
-	maxEmailLen = 254 // RFC 5321 path limit
-	maxNameLen  = 100
+	maxEmailLen      = 254 // RFC 5321 path limit
+	maxNameLen       = 100
+	minPasswordRunes = 12
+	maxPasswordBytes = 72 // bcrypt reads no further: longer would be silently cut
 )
 
 // Validate checks every field and reports all offending ones at once.
@@ -63,10 +67,46 @@ func (r *RegisterRequest) Validate() error {
 	case strings.ContainsFunc(name, unicode.IsControl):
 		bad = append(bad, apperr.FieldError{Field: "name", Detail: "must not contain control characters"})
 	}
+	switch {
+	case r.Password == "":
+		bad = append(bad, apperr.FieldError{Field: "password", Detail: "required"})
+	case utf8.RuneCountInString(r.Password) < minPasswordRunes:
+		bad = append(bad, apperr.FieldError{Field: "password", Detail: "at least 12 characters"})
+	case len(r.Password) > maxPasswordBytes:
+		bad = append(bad, apperr.FieldError{Field: "password", Detail: "at most 72 bytes"})
+	}
 	if len(bad) > 0 {
 		return apperr.InvalidFields(bad...)
 	}
 	return nil
+}
+
+// LoginRequest is the body of POST /sessions.
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Validate checks that both fields are there; whether they are right is
+// the login's business, answered with one message for both.
+func (r *LoginRequest) Validate() error {
+	var bad []apperr.FieldError
+	if strings.TrimSpace(r.Email) == "" || len(r.Email) > maxEmailLen {
+		bad = append(bad, apperr.FieldError{Field: "email", Detail: "required, at most 254 characters"})
+	}
+	if r.Password == "" || len(r.Password) > maxPasswordBytes {
+		bad = append(bad, apperr.FieldError{Field: "password", Detail: "required, at most 72 bytes"})
+	}
+	if len(bad) > 0 {
+		return apperr.InvalidFields(bad...)
+	}
+	return nil
+}
+
+// Session is a signed access token and when it expires.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // isCanonicalUUID accepts ids only in the form they are stored in
