@@ -35,7 +35,10 @@ run: tools ## start the whole local system (PROFILE=local); Ctrl-C stops it
 
 .PHONY: test
 test: tools vet ## vet, unit tests, then end-to-end tests against the real system
-	$(GO) test $(RACE) -count=1 -timeout 15m ./...
+	$(GO) test $(RACE) -count=1 -timeout 10m $$($(GO) list ./... | grep -v '/tests$$')
+	@# Alone, so that the running system does not share two cores with the
+	@# race-built unit tests.
+	$(GO) test -count=1 -timeout 15m ./tests/
 
 .PHONY: test-unit
 test-unit: vet ## unit tests only (no sidecars)

@@ -109,6 +109,25 @@ func registerUser(t *testing.T, name string) user {
 	return u
 }
 
+// registerUserEventually registers a user, retrying while the system
+// settles after a restart (a sidecar that has just come back may refuse a
+// few calls until it sees its app healthy again).
+func registerUserEventually(t *testing.T, name string) user {
+	t.Helper()
+	var u user
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		email := fmt.Sprintf("%s-%s@example.com", strings.ToLower(name), uuid.NewString()[:8])
+		body := fmt.Sprintf(`{"email":%q,"name":%q,"password":%q}`, email, name, testPassword)
+		status, _, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
+		if assert.Equal(c, http.StatusCreated, status, "register: %s", b) {
+			assert.NoError(c, json.Unmarshal(b, &u))
+		}
+	}, 60*time.Second, 250*time.Millisecond)
+	u.Password = testPassword
+	u.Token = login(t, u.Email, testPassword)
+	return u
+}
+
 // login returns an access token.
 func login(t *testing.T, email, password string) string {
 	t.Helper()

@@ -62,14 +62,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 const tryIt = `
 daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
 
-  # register a user (201, the user's id in the answer)
+  # register (201), then log in for a token
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' \
-       -d '{"email":"ada@example.com","name":"Ada"}'
+       -d '{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}'
+  TOKEN=$(curl -s -X POST http://127.0.0.1:%[1]d/api/v1/sessions -H 'Content-Type: application/json' \
+       -d '{"email":"ada@example.com","password":"correct horse battery"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 
-  # the welcome notification, delivered by pub/sub (use the id from above)
-  curl -s http://127.0.0.1:%[1]d/api/v1/users/<id>/notifications
+  # who am I, and the welcome notification delivered by pub/sub
+  curl -s http://127.0.0.1:%[1]d/api/v1/me -H "Authorization: Bearer $TOKEN"
+  curl -s http://127.0.0.1:%[1]d/api/v1/notifications -H "Authorization: Bearer $TOKEN"
 
-  # bad input gets a problem+json naming the field
+  # bad input gets a problem+json naming each field
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' -d '{"email":"nope"}'
 
 `

@@ -48,10 +48,7 @@ func Start(t *testing.T, appID string, resources ...string) *Sidecar {
 // example secrets for a secretstores.local.env component).
 func StartWithEnv(t *testing.T, appID string, env []string, resources ...string) *Sidecar {
 	t.Helper()
-	daprd := filepath.Join(repoRoot(t), ".bin", "daprd")
-	if _, err := os.Stat(daprd); err != nil {
-		t.Fatalf("daprd not found at %s: run `make tools` first", daprd)
-	}
+	daprd := findDaprd(t)
 	dir := t.TempDir()
 	for i, r := range resources {
 		r = string(bytes.ReplaceAll([]byte(r), []byte("{{dir}}"), []byte(dir)))
@@ -127,6 +124,24 @@ func waitHealthy(cfg sidecar.Config, exited <-chan struct{}) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// findDaprd returns the pinned build (make tools), else an official install
+// in ~/.dapr/bin, which `make tools` accepts instead of building.
+func findDaprd(t *testing.T) string {
+	t.Helper()
+	pinned := filepath.Join(repoRoot(t), ".bin", "daprd")
+	if _, err := os.Stat(pinned); err == nil {
+		return pinned
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		installed := filepath.Join(home, ".dapr", "bin", "daprd")
+		if _, err := os.Stat(installed); err == nil {
+			return installed
+		}
+	}
+	t.Fatalf("daprd not found in %s or ~/.dapr/bin: run `make tools` first", pinned)
+	return ""
 }
 
 // repoRoot finds the folder holding go.mod, from the test's folder up.

@@ -76,8 +76,8 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 					if v == http.ErrAbortHandler { //nolint:errorlint // sentinel re-panicked by net/http
 						panic(v)
 					}
-					logger.ErrorContext(r.Context(), "handler panicked", "panic", v, "path", r.URL.Path)
-					Error(w, r, logger, apperr.E(apperr.Internal, "internal error"))
+					logger.ErrorContext(r.Context(), "handler panicked", "panic", v, "method", r.Method, "path", r.URL.Path)
+					WriteProblem(w, Problem{Type: "about:blank", Title: http.StatusText(http.StatusInternalServerError), Status: http.StatusInternalServerError, Instance: r.URL.Path})
 				}
 			}()
 			next.ServeHTTP(w, r)

@@ -62,10 +62,11 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 				pr.Out.Header.Set(sidecar.TokenHeader, inv.token)
 			}
 		},
-		// A 5xx that is not a problem body comes from daprd (target app down,
-		// not resolvable), not from the app: answer 503 rather than leak it.
+		// An error that is not a problem body comes from daprd (target app
+		// down or unknown, token or access control refused), not from the
+		// app: answer 503 rather than pass daprd's error on.
 		ModifyResponse: func(resp *http.Response) error {
-			if resp.StatusCode >= 500 && !strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType) {
+			if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType) {
 				return fmt.Errorf("%w: %s answered %d through the sidecar", errUpstream, appID, resp.StatusCode)
 			}
 			return nil

@@ -12,7 +12,7 @@
 //	GET  /healthz                      alive
 //	GET  /readyz                       its sidecar reachable
 //
-// Environment: APP_PORT (8080, the public port), DAPR_HOST, DAPR_HTTP_PORT,
+// Environment: APP_HOST (every interface when empty), APP_PORT (8080, the public port), DAPR_HOST, DAPR_HTTP_PORT,
 // DAPR_API_TOKEN, INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
 // JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
 // (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), LOG_LEVEL.
@@ -25,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -75,7 +76,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}, time.Now)
 
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
-	srv := web.NewServer(":"+port, newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now)))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now)))
 	return web.Serve(ctx, srv, logger)
 }
 

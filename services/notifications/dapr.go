@@ -28,6 +28,11 @@ func newDaprInboxStore(client dapr.Client, store string) *daprInboxStore {
 func inboxKey(userID string) string  { return "inbox-" + userID }
 func eventKey(eventID string) string { return "event-" + eventID }
 
+// markerTTL keeps an event's marker for twice the streams' retention (7
+// days): long enough to catch any redelivery, and the store does not grow
+// without bound.
+var markerTTL = map[string]string{"ttlInSeconds": "1209600"}
+
 // maxAttempts bounds the optimistic-concurrency loop; past it, the caller
 // answers RETRY and Dapr redelivers later.
 const maxAttempts = 5
@@ -68,7 +73,7 @@ func (s *daprInboxStore) AddOnce(ctx context.Context, userID, eventID string, n 
 		}
 		firstWrite := &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}
 		ops := []*dapr.StateOperation{
-			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{Key: eventKey(eventID), Value: marker, Options: firstWrite}},
+			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{Key: eventKey(eventID), Value: marker, Options: firstWrite, Metadata: markerTTL}},
 			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{Key: inboxKey(userID), Value: inbox, Etag: etag, Options: firstWrite}},
 		}
 		err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)

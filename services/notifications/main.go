@@ -10,7 +10,7 @@
 //	GET  /healthz                   alive
 //	GET  /readyz                    its sidecar reachable
 //
-// Environment: APP_PORT (8085), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
+// Environment: APP_HOST (every interface when empty), APP_PORT (8085), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
 // DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (notifications-store), LOG_LEVEL.
 //
 // Dapr components: STATE_STORE, a transactional state store; the pub/sub
@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -58,7 +59,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	svc := newService(newDaprInboxStore(client, storeName), time.Now)
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
-	srv := web.NewServer(":"+port, newServer(logger, svc, checker.Ready, appToken))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)
 }
 

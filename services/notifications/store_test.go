@@ -64,7 +64,7 @@ func testInboxStoreContract(t *testing.T, store inboxStore) {
 		results := make(chan bool, 8)
 		for range 8 {
 			wg.Go(func() {
-				for {
+				for range 100 {
 					added, err := store.AddOnce(ctx, user, ev, note(ev))
 					if apperr.Is(err, apperr.Conflict) {
 						continue // contention: the subscriber would answer RETRY
@@ -73,6 +73,7 @@ func testInboxStoreContract(t *testing.T, store inboxStore) {
 					results <- added
 					return
 				}
+				t.Error("still conflicting after 100 attempts")
 			})
 		}
 		wg.Wait()
@@ -96,7 +97,7 @@ func testInboxStoreContract(t *testing.T, store inboxStore) {
 		for i := range 8 {
 			ev := fmt.Sprintf("ev-%d-%s", i, user)
 			wg.Go(func() {
-				for {
+				for range 100 {
 					_, err := store.AddOnce(ctx, user, ev, note(ev))
 					if apperr.Is(err, apperr.Conflict) {
 						continue
@@ -104,6 +105,7 @@ func testInboxStoreContract(t *testing.T, store inboxStore) {
 					assert.NoError(t, err)
 					return
 				}
+				t.Error("still conflicting after 100 attempts")
 			})
 		}
 		wg.Wait()

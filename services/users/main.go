@@ -9,7 +9,7 @@
 //	GET  /healthz     alive
 //	GET  /readyz      its sidecar reachable
 //
-// Environment: APP_PORT (8081), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
+// Environment: APP_HOST (every interface when empty), APP_PORT (8081), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
 // DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (users-store), SECRET_STORE
 // (secretstore), JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER
 // (daprshop-users), JWT_AUDIENCE (daprshop), TOKEN_TTL (1h), BCRYPT_COST
@@ -23,6 +23,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -84,7 +85,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	checker := sidecar.NewChecker(sc, httpClient)
-	srv := web.NewServer(":"+port, newServer(logger, svc, checker.Ready, appToken))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)
 }
 
