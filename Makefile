@@ -36,6 +36,9 @@ run: tools ## start the whole local system (PROFILE=local); Ctrl-C stops it
 .PHONY: test
 test: tools vet ## vet, unit tests, then end-to-end tests against the real system
 	$(GO) test $(RACE) -count=1 -timeout 10m $$($(GO) list ./... | grep -v '/tests$$')
+	@# A short fuzz run of every decoder of outside input (`make fuzz` runs longer).
+	$(GO) test ./internal/web -run '^$$' -fuzz FuzzDecode -fuzztime 10s
+	$(GO) test ./internal/cloudevent -run '^$$' -fuzz FuzzDecode -fuzztime 10s
 	@# Alone, so that the running system does not share two cores with the
 	@# race-built unit tests.
 	$(GO) test -count=1 -timeout 15m ./tests/
