@@ -218,19 +218,35 @@ func restart(t *testing.T, names ...string) {
 	}
 }
 
-// eventUsers returns the user_id of every user.registered event in stream
-// after sequence number after.
-func eventUsers(t *testing.T, stream string, after uint64) []string {
+// stream opens a JetStream stream of the local profile's NATS server.
+func stream(t *testing.T, name string) (context.Context, jetstream.Stream) {
 	t.Helper()
 	nc, err := nats.Connect("nats://127.0.0.1:4322", nats.Timeout(5*time.Second))
 	require.NoError(t, err)
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
+	t.Cleanup(cancel)
+	s, err := js.Stream(ctx, name)
 	require.NoError(t, err)
+	return ctx, s
+}
+
+// streamMessages returns the last sequence number of a stream.
+func streamMessages(t *testing.T, name string) uint64 {
+	t.Helper()
+	ctx, s := stream(t, name)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	return info.State.LastSeq
+}
+
+// eventUsers returns the user_id of every user.registered event in a
+// stream after sequence number after.
+func eventUsers(t *testing.T, name string, after uint64) []string {
+	t.Helper()
+	ctx, s := stream(t, name)
 	info, err := s.Info(ctx)
 	require.NoError(t, err)
 	var ids []string
@@ -246,37 +262,4 @@ func eventUsers(t *testing.T, stream string, after uint64) []string {
 		ids = append(ids, ce.Data.UserID)
 	}
 	return ids
-}
-
-// streamMessages returns the last sequence number of a JetStream stream of
-// the local profile's NATS server.
-func streamMessages(t *testing.T, stream string) uint64 {
-	t.Helper()
-	nc, err := nats.Connect("nats://127.0.0.1:4322", nats.Timeout(5*time.Second))
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	require.NoError(t, err)
-	info, err := s.Info(ctx)
-	require.NoError(t, err)
-	return info.State.LastSeq
-}
-
-// The local profile's secret store serves the JWT signing key through a
-// sidecar, with the Dapr API token only.
-func TestSecretStoreServesSecrets(t *testing.T) {
-	skipShort(t)
-	url := sidecarURL(t, "users") + "/v1.0/secrets/secretstore/jwt-signing-key"
-	status, _, b := do(t, http.MethodGet, url, "", nil, map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
-	require.Equal(t, http.StatusOK, status, "%s", b)
-	var secret map[string]string
-	require.NoError(t, json.Unmarshal(b, &secret))
-	assert.GreaterOrEqual(t, len(secret["jwt-signing-key"]), 32, "a key long enough for HS256")
-
-	status, _, _ = do(t, http.MethodGet, url, "", nil, nil)
-	assert.Equal(t, http.StatusUnauthorized, status, "no secret without the token")
 }
