@@ -4,6 +4,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,11 +26,17 @@ type Validator interface {
 	Validate() error
 }
 
+// maxDepth bounds how deeply a request body may nest objects and arrays.
+const maxDepth = 32
+
 // Decode reads exactly one JSON value from r's body into v, strictly:
-// the Content-Type must be JSON, unknown fields are rejected, trailing data
-// is rejected and the body may not exceed MaxBodyBytes. When v implements
-// Validator, Validate runs too. Every failure is an *apperr.Error naming the
-// field or the limit.
+// the Content-Type must be JSON, unknown fields are rejected, a key may not
+// appear twice in an object (nor in another letter case: encoding/json
+// matches fields case-insensitively and would let the last one win, a way
+// to smuggle a field past a check), objects and arrays nest at most
+// maxDepth deep, trailing data is rejected and the body may not exceed
+// MaxBodyBytes. When v implements Validator, Validate runs too. Every
+// failure is an *apperr.Error naming the field or the limit.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -40,23 +47,99 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength > MaxBodyBytes {
 		return tooLarge()
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return tooLarge()
+		}
+		return apperr.Wrap(apperr.Invalid, err, "the body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if derr := checkKeys(body); derr != nil {
+			return derr // a nesting or duplicate-key problem explains more than the decoder's error
+		}
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if err != nil {
-			if de := decodeError(err); apperr.Is(de, apperr.TooLarge) {
-				return de
-			}
-		}
 		return apperr.E(apperr.Invalid, "the body must hold a single JSON value")
+	}
+	if err := checkKeys(body); err != nil {
+		return err
 	}
 	if val, ok := v.(Validator); ok {
 		return val.Validate()
 	}
 	return nil
+}
+
+// checkKeys walks the first JSON value of body and refuses keys repeated in
+// one object (in any letter case) and nesting deeper than maxDepth. Syntax
+// errors are left to the decoder.
+func checkKeys(body []byte) error {
+	type frame struct {
+		object    bool
+		expectKey bool
+		keys      map[string]bool
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if len(stack) >= maxDepth {
+					return apperr.E(apperr.Invalid, "the body nests deeper than %d levels", maxDepth)
+				}
+				if top != nil && top.object {
+					top.expectKey = true // the nested value is the current key's
+				}
+				stack = append(stack, &frame{object: t == '{', expectKey: true, keys: map[string]bool{}})
+			default: // '}' or ']'
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					return nil
+				}
+			}
+		case string:
+			if top != nil && top.object && top.expectKey {
+				folded := strings.ToLower(t)
+				if top.keys[folded] {
+					if len(t) > maxEchoedField {
+						return apperr.E(apperr.Invalid, "the body repeats a field")
+					}
+					return apperr.InvalidFields(apperr.FieldError{Field: t, Detail: "appears more than once (letter case aside)"})
+				}
+				top.keys[folded] = true
+				top.expectKey = false
+				continue
+			}
+			if top == nil {
+				return nil
+			}
+			if top.object {
+				top.expectKey = true
+			}
+		default:
+			if top == nil {
+				return nil
+			}
+			if top.object {
+				top.expectKey = true
+			}
+		}
+	}
 }
 
 func tooLarge() error {

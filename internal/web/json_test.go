@@ -395,3 +395,46 @@ func TestDecodeDoesNotEchoInput(t *testing.T) {
 		})
 	}
 }
+
+// A key repeated in one object, in any letter case, is refused: encoding/json
+// would silently keep the last one. Deep nesting is refused too.
+func TestDecodeRefusesRepeatedKeysAndDeepNesting(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat(`{"item":`, 40) + `{}` + strings.Repeat(`}`, 40)
+	tests := []struct {
+		name      string
+		body      string
+		wantErr   bool
+		wantField string
+		wantMsg   string
+	}{
+		{"same key twice", `{"name":"Ada","name":"Eve"}`, true, "name", ""},
+		{"case variant", `{"name":"Ada","NAME":"Eve"}`, true, "NAME", ""},
+		{"repeated inside a nested object", `{"item":{"sku":"A","Sku":"B"}}`, true, "Sku", ""},
+		{"same key in sibling objects is fine", `{"item":{"sku":"A"},"name":"Ada"}`, false, "", ""},
+		{"same key in objects of an array is fine", `{"list":[{"sku":"A"},{"sku":"B"}]}`, false, "", ""},
+		{"key equal to a value is fine", `{"name":"name"}`, false, "", ""},
+		{"nesting too deep", deep, true, "", "deeper than 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			var v map[string]any // any shape: the key check does not depend on the target
+			err := web.Decode(httptest.NewRecorder(), r, &v)
+			if !tt.wantErr {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			var ae *apperr.Error
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, apperr.Invalid, ae.Kind)
+			if tt.wantField != "" {
+				require.Len(t, ae.Fields, 1)
+				assert.Equal(t, tt.wantField, ae.Fields[0].Field)
+			}
+			assert.Contains(t, ae.Msg, tt.wantMsg)
+		})
+	}
+}
