@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,4 +117,27 @@ func TestPublicRoutesAreRateLimited(t *testing.T) {
 		status, _, _ := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/sessions", "application/json", strings.NewReader(`{}`), nil)
 		assert.NotEqual(c, http.StatusTooManyRequests, status)
 	}, 30*time.Second, 500*time.Millisecond)
+}
+
+// A request id chosen by the client comes back, and reaches the service
+// behind the gateway: its log line for the request carries it.
+func TestRequestIDTravelsThrough(t *testing.T) {
+	skipShort(t)
+	id := "e2e-" + uuid.NewString()[:8]
+	body := fmt.Sprintf(`{"email":"rid-%s@example.com","name":"Rid","password":%q}`, uuid.NewString()[:8], testPassword)
+	status, hdr, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), map[string]string{"X-Request-Id": id})
+	require.Equal(t, http.StatusCreated, status, "%s", b)
+	assert.Equal(t, id, hdr.Get("X-Request-Id"))
+	want := `"msg":"user registered","service":"users"`
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		log, err := os.ReadFile(filepath.Join("logs", "system.log"))
+		require.NoError(c, err)
+		found := false
+		for _, line := range strings.Split(string(log), "\n") {
+			if strings.Contains(line, want) && strings.Contains(line, `"request_id":"`+id+`"`) {
+				found = true
+			}
+		}
+		assert.True(c, found, "a users log line %s with request_id %s", want, id)
+	}, 10*time.Second, 100*time.Millisecond)
 }

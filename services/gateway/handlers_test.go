@@ -77,7 +77,7 @@ func newGatewayWith(t *testing.T, sc http.Handler, keys keySource, lim *limiter)
 	inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port, APIToken: "dapr-token"}, http.DefaultTransport, 5*time.Second)
 	require.NoError(t, err)
 	authn := authenticate(discard, keys, tokenCfg, time.Now)
-	return newServer(discard, inv, func(context.Context) error { return nil }, authn, lim)
+	return newServer(discard, inv, func(context.Context) error { return nil }, authn, lim, nil)
 }
 
 func newGateway(t *testing.T, sc *fakeSidecar) http.Handler {
@@ -253,7 +253,7 @@ func TestUpstreamFailures(t *testing.T) {
 				host, port, _ := strings.Cut(addr, ":")
 				inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port}, http.DefaultTransport, time.Second)
 				require.NoError(t, err)
-				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") }, authenticate(discard, staticKey{key: testKey}, tokenCfg, time.Now), newLimiter(1000, 1000, time.Now))
+				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") }, authenticate(discard, staticKey{key: testKey}, tokenCfg, time.Now), newLimiter(1000, 1000, time.Now), nil)
 			} else {
 				h = newGateway(t, tt.sidecar)
 			}

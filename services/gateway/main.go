@@ -15,7 +15,8 @@
 // Environment: APP_HOST (every interface when empty), APP_PORT (8080, the public port), DAPR_HOST, DAPR_HTTP_PORT,
 // DAPR_API_TOKEN, INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
 // JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
-// (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), LOG_LEVEL.
+// (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), CORS_ORIGINS
+// (comma-separated; none when empty), LOG_LEVEL.
 //
 // Dapr components: SECRET_STORE, holding the token signing key; otherwise
 // service invocation and name resolution only.
@@ -76,7 +77,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}, time.Now)
 
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
-	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now)))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now), parseOrigins(getenv("CORS_ORIGINS"))))
 	return web.Serve(ctx, srv, logger)
 }
 

@@ -10,13 +10,13 @@ import (
 	"github.com/daprshop/daprshop/internal/web"
 )
 
-// newServer builds the router with its middleware. Identity headers a client
-// sends are removed before routing.
-func newServer(logger *slog.Logger, inv *invoker, ready func(context.Context) error, authn func(http.Handler) http.Handler, lim *limiter) http.Handler {
+// newServer builds the router with its middleware: request ids and CORS
+// first, then identity headers a client sends are removed, then routing.
+func newServer(logger *slog.Logger, inv *invoker, ready func(context.Context) error, authn func(http.Handler) http.Handler, lim *limiter, origins []string) http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = web.NotFound(logger)
 	r.MethodNotAllowedHandler = web.MethodNotAllowed(logger)
 	r.Use(mux.MiddlewareFunc(web.Recover(logger)))
 	addRoutes(r, logger, inv, ready, authn, lim)
-	return stripIdentity(r)
+	return web.RequestID(cors(origins)(stripIdentity(r)))
 }

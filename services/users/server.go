@@ -17,5 +17,5 @@ func newServer(logger *slog.Logger, svc *service, ready func(context.Context) er
 	r.MethodNotAllowedHandler = web.MethodNotAllowed(logger)
 	r.Use(mux.MiddlewareFunc(web.Recover(logger)))
 	addRoutes(r, logger, svc, ready, appToken)
-	return r
+	return web.RequestID(r)
 }
