@@ -68,9 +68,10 @@ daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
   TOKEN=$(curl -s -X POST http://127.0.0.1:%[1]d/api/v1/sessions -H 'Content-Type: application/json' \
        -d '{"email":"ada@example.com","password":"correct horse battery"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
 
-  # who am I, and the welcome notification delivered by pub/sub
+  # who am I, then the welcome notification and the funded wallet, delivered by pub/sub
   curl -s http://127.0.0.1:%[1]d/api/v1/me -H "Authorization: Bearer $TOKEN"
   curl -s http://127.0.0.1:%[1]d/api/v1/notifications -H "Authorization: Bearer $TOKEN"
+  curl -s http://127.0.0.1:%[1]d/api/v1/wallet -H "Authorization: Bearer $TOKEN"
 
   # bad input gets a problem+json naming each field
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' -d '{"email":"nope"}'

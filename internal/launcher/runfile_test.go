@@ -389,7 +389,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 
 	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local", root)
 	require.NoError(t, err)
-	require.Len(t, apps, 3)
+	require.Len(t, apps, 4)
 
 	tests := []struct {
 		appID                                              string
@@ -398,6 +398,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 	}{
 		{appID: "gateway", appPort: 8080, httpPort: 3500, grpcPort: 50100, internalPort: 50200, metrics: 9100, env: map[string]string{"RATE_LIMIT_RPS": "50"}},
 		{appID: "users", appPort: 8081, httpPort: 3501, grpcPort: 50101, internalPort: 50201, metrics: 9101, env: map[string]string{"STATE_STORE": "users-store"}},
+		{appID: "payments", appPort: 8084, httpPort: 3504, grpcPort: 50104, internalPort: 50204, metrics: 9104, env: map[string]string{"STATE_STORE": "payments-store"}},
 		{appID: "notifications", appPort: 8085, httpPort: 3505, grpcPort: 50105, internalPort: 50205, metrics: 9105, env: map[string]string{"STATE_STORE": "notifications-store"}},
 	}
 	for i, tt := range tests {

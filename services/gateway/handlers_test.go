@@ -97,6 +97,7 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 		{"log in", http.MethodPost, "/api/v1/sessions", `{"email":"a@example.com"}`, "", "users", "/sessions", ""},
 		{"me", http.MethodGet, "/api/v1/me", "", tokenFor(t, adaID), "users", "/users/" + adaID, adaID},
 		{"my notifications", http.MethodGet, "/api/v1/notifications", "", tokenFor(t, adaID), "notifications", "/users/" + adaID + "/notifications", adaID},
+		{"my wallet", http.MethodGet, "/api/v1/wallet", "", tokenFor(t, adaID), "payments", "/users/" + adaID + "/wallet", adaID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

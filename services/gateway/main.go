@@ -9,6 +9,7 @@
 //	POST /api/v1/sessions       public → users         POST /sessions
 //	GET  /api/v1/me                    → users         GET  /users/{caller}
 //	GET  /api/v1/notifications         → notifications GET  /users/{caller}/notifications
+//	GET  /api/v1/wallet                → payments      GET  /users/{caller}/wallet
 //	GET  /healthz                      alive
 //	GET  /readyz                       its sidecar reachable
 //

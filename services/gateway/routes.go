@@ -30,6 +30,7 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle(api+"/sessions", public(inv.handle(logger, "users", fixedPath("/sessions")))).Methods(http.MethodPost)
 	r.Handle(api+"/me", private(inv.handle(logger, "users", callerPath("/users/", "")))).Methods(http.MethodGet)
 	r.Handle(api+"/notifications", private(inv.handle(logger, "notifications", callerPath("/users/", "/notifications")))).Methods(http.MethodGet)
+	r.Handle(api+"/wallet", private(inv.handle(logger, "payments", callerPath("/users/", "/wallet")))).Methods(http.MethodGet)
 }
 
 // openAPISpec is the OpenAPI document of exactly the routes above; a test

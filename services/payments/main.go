@@ -1,0 +1,76 @@
+// Command payments keeps wallets. A new user's wallet is created, with a
+// starting credit, when payments consumes user.registered: an asynchronous
+// flow, with no call from users to payments.
+//
+// Routes (every one but health requires the app API token):
+//
+//	GET  /users/{id}/wallet          a user's wallet
+//	POST /events/user-registered     subscription route for user.registered
+//	GET  /healthz                    alive
+//	GET  /readyz                     its sidecar reachable
+//
+// Environment: APP_HOST (every interface when empty), APP_PORT (8084),
+// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
+// STATE_STORE (payments-store), STARTING_CREDIT_CENTS (100000), LOG_LEVEL.
+//
+// Dapr components: STATE_STORE, a state store; the pub/sub named in
+// dapr/resources/subscriptions.yaml.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/daprshop/daprshop/internal/logging"
+	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "payments:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	port := envOr(getenv, "APP_PORT", "8084")
+	storeName := envOr(getenv, "STATE_STORE", "payments-store")
+	credit, err := strconv.ParseInt(envOr(getenv, "STARTING_CREDIT_CENTS", "100000"), 10, 64)
+	if err != nil || credit < 0 {
+		return fmt.Errorf("STARTING_CREDIT_CENTS: want a whole number of cents ≥ 0, got %q", getenv("STARTING_CREDIT_CENTS"))
+	}
+	appToken := getenv("APP_API_TOKEN")
+	logger := logging.New(stdout, "payments", getenv("LOG_LEVEL"))
+	if appToken == "" {
+		logger.WarnContext(ctx, "APP_API_TOKEN is not set: routes accept calls from anyone, not just the sidecar")
+	}
+
+	sc := sidecar.ConfigFromEnv(getenv)
+	client, err := sidecar.Dial(sc)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	svc := newService(newDaprWalletStore(client, storeName), time.Now, credit)
+	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
+	return web.Serve(ctx, srv, logger)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
