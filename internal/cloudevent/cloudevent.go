@@ -3,10 +3,12 @@
 package cloudevent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 )
 
@@ -76,4 +78,43 @@ func Respond(w http.ResponseWriter, s Status) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(map[string]Status{"status": s})
+}
+
+// Validator is implemented by event payloads that check their own fields;
+// an invalid payload is poison.
+type Validator interface {
+	Validate() error
+}
+
+// Handler turns apply into a subscription route with the project's rules
+// for answering Dapr: a payload that cannot be decoded or fails Validate is
+// dropped (DROP: Dapr dead-letters it); apply's success, or its report that
+// the event was applied before, acknowledges (SUCCESS); an error from apply
+// wrapping ErrPoison drops; any other error asks for redelivery (RETRY).
+func Handler[T Validator](logger *slog.Logger, apply func(ctx context.Context, ev Event, data T) (applied bool, err error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var data T
+		ev, err := Decode(r, &data)
+		if err == nil {
+			if verr := data.Validate(); verr != nil {
+				err = fmt.Errorf("%w: %v", ErrPoison, verr)
+			}
+		}
+		if err == nil {
+			var applied bool
+			applied, err = apply(r.Context(), ev, data)
+			if err == nil {
+				logger.InfoContext(r.Context(), "event applied", "event_id", ev.ID, "topic", ev.Topic, "duplicate", !applied)
+				Respond(w, Success)
+				return
+			}
+		}
+		if errors.Is(err, ErrPoison) {
+			logger.WarnContext(r.Context(), "event dropped", "event_id", ev.ID, "error", err.Error())
+			Respond(w, Drop)
+			return
+		}
+		logger.ErrorContext(r.Context(), "event not applied; dapr will redeliver it", "event_id", ev.ID, "error", err.Error())
+		Respond(w, Retry)
+	})
 }

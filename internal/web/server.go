@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/daprshop/daprshop/internal/apperr"
 )
 
@@ -83,4 +85,14 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// NewRouter returns the router every service starts from: problem bodies
+// for unknown paths and wrong methods, and panics turned into 500s.
+func NewRouter(logger *slog.Logger) *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = NotFound(logger)
+	r.MethodNotAllowedHandler = MethodNotAllowed(logger)
+	r.Use(mux.MiddlewareFunc(Recover(logger)))
+	return r
 }

@@ -5,18 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/daprshop/daprshop/internal/web"
 )
 
 // newServer builds the router with its middleware: request ids and CORS
 // first, then identity headers a client sends are removed, then routing.
 func newServer(logger *slog.Logger, inv *invoker, ready func(context.Context) error, authn func(http.Handler) http.Handler, lim *limiter, origins []string) http.Handler {
-	r := mux.NewRouter()
-	r.NotFoundHandler = web.NotFound(logger)
-	r.MethodNotAllowedHandler = web.MethodNotAllowed(logger)
-	r.Use(mux.MiddlewareFunc(web.Recover(logger)))
+	r := web.NewRouter(logger)
 	addRoutes(r, logger, inv, ready, authn, lim)
 	return web.RequestID(cors(origins)(stripIdentity(r)))
 }

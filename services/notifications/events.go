@@ -1,41 +1,16 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/daprshop/daprshop/internal/cloudevent"
 )
 
-// handleUserRegistered welcomes a new user. It answers SUCCESS when the
-// welcome is stored or was stored before (a redelivery), DROP for an event
-// that can never be applied, and RETRY when the store is unavailable.
+// handleUserRegistered welcomes a new user, once per event.
 func handleUserRegistered(logger *slog.Logger, svc *service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev userRegistered
-		meta, err := cloudevent.Decode(r, &ev)
-		if err == nil {
-			err = ev.validate()
-		}
-		if err == nil {
-			var added bool
-			added, err = svc.Welcome(r.Context(), meta.ID, ev)
-			if err == nil {
-				logger.InfoContext(r.Context(), "event applied", "event_id", meta.ID, "user_id", ev.UserID, "duplicate", !added)
-				cloudevent.Respond(w, cloudevent.Success)
-				return
-			}
-		}
-		if errors.Is(err, cloudevent.ErrPoison) {
-			logger.WarnContext(r.Context(), "event dropped", "event_id", meta.ID, "error", err.Error())
-			cloudevent.Respond(w, cloudevent.Drop)
-			return
-		}
-		// Anything else (a body cut off, the store down) may pass next time.
-		{
-			logger.ErrorContext(r.Context(), "event not applied; dapr will redeliver it", "event_id", meta.ID, "error", err.Error())
-			cloudevent.Respond(w, cloudevent.Retry)
-		}
+	return cloudevent.Handler(logger, func(ctx context.Context, ev cloudevent.Event, data userRegistered) (bool, error) {
+		return svc.Welcome(ctx, ev.ID, data)
 	})
 }

@@ -41,7 +41,8 @@ type userRegistered struct {
 	Name   string `json:"name"`
 }
 
-func (e userRegistered) validate() error {
+// Validate refuses an event that names no user in the stored id form.
+func (e userRegistered) Validate() error {
 	if !isCanonicalUUID(e.UserID) {
 		return fmt.Errorf("%w: user_id is not a lower-case UUID", cloudevent.ErrPoison)
 	}

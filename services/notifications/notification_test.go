@@ -72,7 +72,7 @@ func TestUserRegisteredValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := tt.ev.validate()
+			err := tt.ev.Validate()
 
 			if !tt.wantErr {
 				assert.NoError(t, err)

@@ -5,17 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/daprshop/daprshop/internal/web"
 )
 
 // newServer builds the router with its middleware.
 func newServer(logger *slog.Logger, svc *service, ready func(context.Context) error, appToken string) http.Handler {
-	r := mux.NewRouter()
-	r.NotFoundHandler = web.NotFound(logger)
-	r.MethodNotAllowedHandler = web.MethodNotAllowed(logger)
-	r.Use(mux.MiddlewareFunc(web.Recover(logger)))
+	r := web.NewRouter(logger)
 	addRoutes(r, logger, svc, ready, appToken)
 	return web.RequestID(r)
 }
