@@ -167,7 +167,11 @@ func (p *process) runOnce() (exited, ready chan struct{}, err error) {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	go p.probe(exited, ready)
+	if p.spec.ready == nil {
+		close(ready) // ready once started: before it can exit, not whenever a goroutine runs
+	} else {
+		go p.probe(exited, ready)
+	}
 	return exited, ready, nil
 }
 
@@ -182,10 +186,6 @@ func (p *process) copyLines(r io.Reader, wg *sync.WaitGroup) {
 
 // probe polls the readiness check until it passes or the process exits.
 func (p *process) probe(exited, ready chan struct{}) {
-	if p.spec.ready == nil {
-		close(ready)
-		return
-	}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
