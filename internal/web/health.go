@@ -38,8 +38,11 @@ const AppTokenHeader = "dapr-api-token"
 // RequireAppToken lets a request through only when it carries the app API
 // token that daprd sends on every call to its app, so that nothing but the
 // app's own sidecar can reach the app's routes. An empty token disables the
-// check (a profile without tokens); services log that at start-up.
+// check (a profile without tokens), and says so in the log once.
 func RequireAppToken(logger *slog.Logger, token string) func(http.Handler) http.Handler {
+	if token == "" {
+		logger.WarnContext(context.Background(), "APP_API_TOKEN is not set: routes accept calls from anyone, not just the sidecar")
+	}
 	return func(next http.Handler) http.Handler {
 		if token == "" {
 			return next

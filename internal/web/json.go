@@ -152,11 +152,8 @@ func decodeError(err error) error {
 	var (
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
-		maxErr    *http.MaxBytesError
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return tooLarge()
 	case errors.Is(err, io.EOF):
 		return apperr.E(apperr.Invalid, "the body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):

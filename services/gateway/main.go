@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/daprshop/daprshop/internal/authtoken"
+	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -50,8 +51,8 @@ func main() {
 }
 
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
-	port := envOr(getenv, "APP_PORT", "8080")
-	timeout, err := time.ParseDuration(envOr(getenv, "INVOKE_TIMEOUT", "10s"))
+	port := env.Or(getenv, "APP_PORT", "8080")
+	timeout, err := time.ParseDuration(env.Or(getenv, "INVOKE_TIMEOUT", "10s"))
 	if err != nil {
 		return fmt.Errorf("INVOKE_TIMEOUT: %w", err)
 	}
@@ -63,28 +64,21 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	rps, err := strconv.ParseFloat(envOr(getenv, "RATE_LIMIT_RPS", "10"), 64)
+	rps, err := strconv.ParseFloat(env.Or(getenv, "RATE_LIMIT_RPS", "10"), 64)
 	if err != nil || rps <= 0 {
 		return fmt.Errorf("RATE_LIMIT_RPS: want a positive number, got %q", getenv("RATE_LIMIT_RPS"))
 	}
-	burst, err := strconv.Atoi(envOr(getenv, "RATE_LIMIT_BURST", "20"))
+	burst, err := strconv.Atoi(env.Or(getenv, "RATE_LIMIT_BURST", "20"))
 	if err != nil || burst <= 0 {
 		return fmt.Errorf("RATE_LIMIT_BURST: want a positive integer, got %q", getenv("RATE_LIMIT_BURST"))
 	}
-	keys := sidecar.NewSecret(sc, sidecar.NewHTTPClient(5*time.Second), envOr(getenv, "SECRET_STORE", "secretstore"), envOr(getenv, "JWT_KEY_SECRET", "jwt-signing-key"))
+	keys := sidecar.NewSecret(sc, sidecar.NewHTTPClient(5*time.Second), env.Or(getenv, "SECRET_STORE", "secretstore"), env.Or(getenv, "JWT_KEY_SECRET", "jwt-signing-key"))
 	authn := authenticate(logger, keys, authtoken.Config{
-		Issuer:   envOr(getenv, "JWT_ISSUER", "daprshop-users"),
-		Audience: envOr(getenv, "JWT_AUDIENCE", "daprshop"),
+		Issuer:   env.Or(getenv, "JWT_ISSUER", "daprshop-users"),
+		Audience: env.Or(getenv, "JWT_AUDIENCE", "daprshop"),
 	}, time.Now)
 
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now), parseOrigins(getenv("CORS_ORIGINS"))))
 	return web.Serve(ctx, srv, logger)
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -43,17 +44,14 @@ func main() {
 }
 
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
-	port := envOr(getenv, "APP_PORT", "8084")
-	storeName := envOr(getenv, "STATE_STORE", "payments-store")
-	credit, err := strconv.ParseInt(envOr(getenv, "STARTING_CREDIT_CENTS", "100000"), 10, 64)
+	port := env.Or(getenv, "APP_PORT", "8084")
+	storeName := env.Or(getenv, "STATE_STORE", "payments-store")
+	credit, err := strconv.ParseInt(env.Or(getenv, "STARTING_CREDIT_CENTS", "100000"), 10, 64)
 	if err != nil || credit < 0 {
 		return fmt.Errorf("STARTING_CREDIT_CENTS: want a whole number of cents ≥ 0, got %q", getenv("STARTING_CREDIT_CENTS"))
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "payments", getenv("LOG_LEVEL"))
-	if appToken == "" {
-		logger.WarnContext(ctx, "APP_API_TOKEN is not set: routes accept calls from anyone, not just the sidecar")
-	}
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)
@@ -66,11 +64,4 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
 }

