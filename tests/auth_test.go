@@ -65,6 +65,7 @@ func TestPrivateRoutesRefuseBadTokens(t *testing.T) {
 	require.NoError(t, err)
 	parts := strings.Split(u.Token, ".")
 	require.Len(t, parts, 3)
+	expired := signedTokenAt(t, u.ID, time.Now().Add(-2*time.Hour)) // an hour-long token, expired an hour ago
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
 	tests := []struct {
 		name, auth string
@@ -72,11 +73,12 @@ func TestPrivateRoutesRefuseBadTokens(t *testing.T) {
 		{"no token", ""},
 		{"garbage", "Bearer garbage"},
 		{"signed with another key", "Bearer " + wrongKey},
+		{"expired", "Bearer " + expired},
 		{"alg none", "Bearer " + none},
 		{"signature stripped", "Bearer " + parts[0] + "." + parts[1] + "."},
 		{"not a bearer scheme", "Basic " + base64.StdEncoding.EncodeToString([]byte(u.Email+":"+testPassword))},
 	}
-	for _, path := range []string{"/api/v1/me", "/api/v1/notifications"} {
+	for _, path := range []string{"/api/v1/me", "/api/v1/notifications", "/api/v1/wallet", "/api/v1/orders", "/api/v1/orders/" + uuid.NewString()} {
 		for _, tt := range tests {
 			t.Run(path+" "+tt.name, func(t *testing.T) {
 				header := map[string]string{"X-User-Id": u.ID}

@@ -166,12 +166,18 @@ func inbox(t require.TestingT, base, token string) []notification {
 // read from the secret store through a sidecar, as the users service does.
 func signedToken(t *testing.T, userID string) string {
 	t.Helper()
+	return signedTokenAt(t, userID, time.Now())
+}
+
+// signedTokenAt signs an hour-long token issued at the given time.
+func signedTokenAt(t *testing.T, userID string, issued time.Time) string {
+	t.Helper()
 	status, _, b := do(t, http.MethodGet, sidecarURL(t, "users")+"/v1.0/secrets/secretstore/jwt-signing-key", "", nil,
 		map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
 	require.Equal(t, http.StatusOK, status, "%s", b)
 	var secret map[string]string
 	require.NoError(t, json.Unmarshal(b, &secret))
-	tok, _, err := authtoken.Issue([]byte(secret["jwt-signing-key"]), authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}, userID, time.Now())
+	tok, _, err := authtoken.Issue([]byte(secret["jwt-signing-key"]), authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}, userID, issued)
 	require.NoError(t, err)
 	return tok
 }

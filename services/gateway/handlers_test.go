@@ -52,6 +52,7 @@ var (
 	testKey  = []byte("gateway-test-signing-key-0123456789abcdef")
 	tokenCfg = authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}
 	adaID    = "0b6c3f4e-6a8e-4a4b-9a57-3f0c2a8b9d11"
+	orderID  = "5f1e2d3c-4b5a-4697-8877-665544332211"
 )
 
 type staticKey struct {
@@ -98,6 +99,12 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 		{"me", http.MethodGet, "/api/v1/me", "", tokenFor(t, adaID), "users", "/users/" + adaID, adaID},
 		{"my notifications", http.MethodGet, "/api/v1/notifications", "", tokenFor(t, adaID), "notifications", "/users/" + adaID + "/notifications", adaID},
 		{"my wallet", http.MethodGet, "/api/v1/wallet", "", tokenFor(t, adaID), "payments", "/users/" + adaID + "/wallet", adaID},
+		{"products", http.MethodGet, "/api/v1/products?limit=5&cursor=djE6YQ", "", "", "catalog", "/products", ""},
+		{"a product", http.MethodGet, "/api/v1/products/espresso-beans-1kg", "", "", "catalog", "/products/espresso-beans-1kg", ""},
+		{"a product, id escaped", http.MethodGet, "/api/v1/products/a%20b%3F", "", "", "catalog", "/products/a%20b%3F", ""},
+		{"place an order", http.MethodPost, "/api/v1/orders", `{"items":[]}`, tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders", adaID},
+		{"my orders", http.MethodGet, "/api/v1/orders?limit=2", "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders", adaID},
+		{"one of my orders", http.MethodGet, "/api/v1/orders/" + orderID, "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders/" + orderID, adaID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +115,7 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 			r.Header.Set("Dapr-App-Id", "payments")  // a client trying to steer the call
 			r.Header.Set("Dapr-Api-Token", "forged") // or to pass as a sidecar
 			r.Header.Set(userHeader, "someone-else") // or as another user
+			r.Header.Set("Idempotency-Key", "key-1")
 			if tt.token != "" {
 				r.Header.Set("Authorization", "Bearer "+tt.token)
 			}
@@ -124,6 +132,8 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 			assert.Equal(t, tt.wantPath, got.URL.EscapedPath())
 			assert.Equal(t, tt.wantUser, got.Header.Get(userHeader), "the user comes from the token only")
 			assert.Equal(t, tt.method, got.Method)
+			assert.Equal(t, httptest.NewRequest(tt.method, tt.path, nil).URL.RawQuery, got.URL.RawQuery, "the query passes through")
+			assert.Equal(t, "key-1", got.Header.Get("Idempotency-Key"))
 			assert.Equal(t, tt.body, sc.bodies[0])
 		})
 	}

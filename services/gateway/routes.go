@@ -31,6 +31,10 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle(api+"/me", private(inv.handle(logger, "users", callerPath("/users/", "")))).Methods(http.MethodGet)
 	r.Handle(api+"/notifications", private(inv.handle(logger, "notifications", callerPath("/users/", "/notifications")))).Methods(http.MethodGet)
 	r.Handle(api+"/wallet", private(inv.handle(logger, "payments", callerPath("/users/", "/wallet")))).Methods(http.MethodGet)
+	r.Handle(api+"/products", public(inv.handle(logger, "catalog", fixedPath("/products")))).Methods(http.MethodGet)
+	r.Handle(api+"/products/{id}", public(inv.handle(logger, "catalog", varPath("/products/", "id", "")))).Methods(http.MethodGet)
+	r.Handle(api+"/orders", private(inv.handle(logger, "orders", callerPath("/users/", "/orders")))).Methods(http.MethodGet, http.MethodPost)
+	r.Handle(api+"/orders/{id}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet)
 }
 
 // openAPISpec is the OpenAPI document of exactly the routes above; a test
@@ -49,6 +53,22 @@ func handleOpenAPI() http.Handler {
 // fixedPath targets the same path whatever the request.
 func fixedPath(p string) func(*http.Request) string {
 	return func(*http.Request) string { return p }
+}
+
+// varPath targets prefix + the (escaped) route variable name + suffix.
+func varPath(prefix, name, suffix string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		return prefix + url.PathEscape(mux.Vars(r)[name]) + suffix
+	}
+}
+
+// callerOrderPath targets one of the caller's orders: the caller from the
+// token, the order id from the URL. Another user's order id finds nothing
+// under the caller's path, so it is a 404, never a 403.
+func callerOrderPath() func(*http.Request) string {
+	return func(r *http.Request) string {
+		return callerPath("/users/", "/orders/")(r) + url.PathEscape(mux.Vars(r)["id"])
+	}
 }
 
 // callerPath targets a path naming the authenticated caller: the id comes

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	dapr "github.com/dapr/go-sdk/client"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/web"
+)
+
+var (
+	_ orderStore = (*daprOrderStore)(nil)
+	_ catalog    = (*daprCatalog)(nil)
+)
+
+// daprOrderStore keeps orders in a Dapr state store: one record per order,
+// one index per user, one claim per (user, idempotency key).
+type daprOrderStore struct {
+	client dapr.Client
+	store  string
+}
+
+func newDaprOrderStore(client dapr.Client, store string) *daprOrderStore {
+	return &daprOrderStore{client: client, store: store}
+}
+
+var jsonMeta = map[string]string{"contentType": "application/json"}
+
+// claimTTL is how long a finished claim answers retries; after it the key
+// may be used again. A day, like the payment APIs clients know.
+const claimTTL = "86400"
+
+func orderKey(id string) string      { return "order-" + id }
+func indexRecord(user string) string { return "orders-of-" + user }
+
+// claimKey hashes the client's key, so that keys have one length and
+// charset whatever the client sends.
+func claimKey(user, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "idem-" + user + "-" + hex.EncodeToString(sum[:])
+}
+
+// userIndex lists a user's orders by index key, sorted.
+type userIndex struct {
+	Keys []string `json:"keys"`
+}
+
+func (s *daprOrderStore) Claim(ctx context.Context, userID, key string) (claim, string, error) {
+	item, err := s.client.GetState(ctx, s.store, claimKey(userID, key), nil)
+	if err != nil {
+		return claim{}, "", sidecar.Err(err, "read idempotency claim")
+	}
+	if item == nil || len(item.Value) == 0 {
+		return claim{}, "", apperr.E(apperr.NotFound, "no claim")
+	}
+	var c claim
+	if err := json.Unmarshal(item.Value, &c); err != nil {
+		return claim{}, "", fmt.Errorf("decode idempotency claim: %w", err)
+	}
+	return c, item.Etag, nil
+}
+
+func (s *daprOrderStore) PutClaim(ctx context.Context, userID, key string, c claim, version string) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"contentType": "application/json", "ttlInSeconds": claimTTL}
+	if version == "" {
+		err = s.client.SaveState(ctx, s.store, claimKey(userID, key), b, meta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+	} else {
+		err = s.client.SaveStateWithETag(ctx, s.store, claimKey(userID, key), b, version, meta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+	}
+	if sidecar.IsETagMismatch(err) {
+		return apperr.Wrap(apperr.Conflict, err, "the idempotency key changed meanwhile")
+	}
+	return sidecar.Err(err, "save idempotency claim")
+}
+
+func (s *daprOrderStore) DeleteClaim(ctx context.Context, userID, key, version string) error {
+	err := s.client.DeleteStateWithETag(ctx, s.store, claimKey(userID, key), &dapr.ETag{Value: version}, nil,
+		&dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite})
+	if sidecar.IsETagMismatch(err) {
+		return nil // changed meanwhile: it is someone else's now
+	}
+	return sidecar.Err(err, "delete idempotency claim")
+}
+
+// maxIndexAttempts bounds the retries of a transaction whose user index
+// changed under it (the same user placing orders at once).
+const maxIndexAttempts = 5
+
+// Create writes the order insert-only, the done claim and the user's index
+// (guarded by its ETag) in one transaction. When the transaction fails on an
+// ETag, either the order exists already (Conflict) or the index moved, and
+// the transaction is tried again on the fresh index.
+func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done claim) error {
+	order, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	claimed, err := json.Marshal(done)
+	if err != nil {
+		return err
+	}
+	for range maxIndexAttempts {
+		item, err := s.client.GetState(ctx, s.store, indexRecord(o.UserID), nil)
+		if err != nil {
+			return sidecar.Err(err, "read order index")
+		}
+		var idx userIndex
+		if item != nil && len(item.Value) > 0 {
+			if err := json.Unmarshal(item.Value, &idx); err != nil {
+				return fmt.Errorf("decode order index of %s: %w", o.UserID, err)
+			}
+		}
+		k := indexKey(o)
+		if i, found := slices.BinarySearch(idx.Keys, k); !found {
+			idx.Keys = slices.Insert(idx.Keys, i, k)
+		}
+		index, err := json.Marshal(idx)
+		if err != nil {
+			return err
+		}
+		indexItem := &dapr.SetStateItem{Key: indexRecord(o.UserID), Value: index, Metadata: jsonMeta,
+			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}}
+		if item != nil && item.Etag != "" {
+			indexItem.Etag = &dapr.ETag{Value: item.Etag}
+		}
+		ops := []*dapr.StateOperation{
+			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
+				Key: orderKey(o.ID), Value: order, Metadata: jsonMeta,
+				Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
+			}},
+			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
+				Key: claimKey(o.UserID, key), Value: claimed,
+				Metadata: map[string]string{"contentType": "application/json", "ttlInSeconds": claimTTL},
+			}},
+			{Type: dapr.StateOperationTypeUpsert, Item: indexItem},
+		}
+		err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)
+		if err == nil {
+			return nil
+		}
+		if !sidecar.IsETagMismatch(err) {
+			return sidecar.Err(err, "save order")
+		}
+		if _, err := s.Order(ctx, o.ID); err == nil {
+			return apperr.E(apperr.Conflict, "order %s exists already", o.ID)
+		} else if !apperr.Is(err, apperr.NotFound) {
+			return err
+		}
+	}
+	return apperr.E(apperr.Conflict, "too many orders at once for this user; try again")
+}
+
+func (s *daprOrderStore) Order(ctx context.Context, id string) (Order, error) {
+	item, err := s.client.GetState(ctx, s.store, orderKey(id), nil)
+	if err != nil {
+		return Order{}, sidecar.Err(err, "read order")
+	}
+	if item == nil || len(item.Value) == 0 {
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", id)
+	}
+	var o Order
+	if err := json.Unmarshal(item.Value, &o); err != nil {
+		return Order{}, fmt.Errorf("decode order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+func (s *daprOrderStore) Index(ctx context.Context, userID string) ([]string, error) {
+	item, err := s.client.GetState(ctx, s.store, indexRecord(userID), nil)
+	if err != nil {
+		return nil, sidecar.Err(err, "read order index")
+	}
+	var idx userIndex
+	if item != nil && len(item.Value) > 0 {
+		if err := json.Unmarshal(item.Value, &idx); err != nil {
+			return nil, fmt.Errorf("decode order index of %s: %w", userID, err)
+		}
+	}
+	return idx.Keys, nil
+}
+
+func (s *daprOrderStore) Orders(ctx context.Context, ids []string) ([]Order, error) {
+	if len(ids) == 0 {
+		return []Order{}, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = orderKey(id)
+	}
+	items, err := s.client.GetBulkState(ctx, s.store, keys, nil, 0)
+	if err != nil {
+		return nil, sidecar.Err(err, "read orders")
+	}
+	byKey := make(map[string]*dapr.BulkStateItem, len(items))
+	for _, it := range items {
+		byKey[it.Key] = it
+	}
+	orders := make([]Order, 0, len(ids))
+	for _, k := range keys {
+		it := byKey[k]
+		if it == nil || len(it.Value) == 0 {
+			continue
+		}
+		if it.Error != "" {
+			return nil, apperr.E(apperr.Unavailable, "read order %s: %s", strings.TrimPrefix(k, "order-"), it.Error)
+		}
+		var o Order
+		if err := json.Unmarshal(it.Value, &o); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", k, err)
+		}
+		orders = append(orders, o)
+	}
+	return orders, nil
+}
+
+// daprCatalog prices products by HTTP service invocation of the catalog app
+// through this app's own sidecar.
+type daprCatalog struct {
+	base   string // the sidecar's HTTP API
+	appID  string
+	token  string
+	client *http.Client
+}
+
+func newDaprCatalog(sc sidecar.Config, appID string, client *http.Client) *daprCatalog {
+	return &daprCatalog{base: sc.HTTPBase(), appID: appID, token: sc.APIToken, client: client}
+}
+
+func (c *daprCatalog) Product(ctx context.Context, id string) (product, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/products/"+url.PathEscape(id), nil)
+	if err != nil {
+		return product{}, err
+	}
+	req.Header.Set("dapr-app-id", c.appID)
+	if c.token != "" {
+		req.Header.Set(sidecar.TokenHeader, c.token)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return product{}, apperr.Wrap(apperr.Unavailable, err, "the catalog is unavailable; try again later")
+	}
+	defer resp.Body.Close()
+	isProblem := strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType)
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		var p product
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&p); err != nil {
+			return product{}, apperr.Wrap(apperr.Unavailable, err, "the catalog answered something unreadable")
+		}
+		return p, nil
+	case resp.StatusCode == http.StatusNotFound && isProblem:
+		// The catalog's own 404; a 404 from daprd (no such app) is not one.
+		return product{}, apperr.E(apperr.NotFound, "no product %s", id)
+	default:
+		return product{}, apperr.E(apperr.Unavailable, "the catalog answered %d; try again later", resp.StatusCode)
+	}
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+)
+
+// fakeOrderStore keeps everything in memory, with a version per claim like
+// the ETag of the Dapr store. When err is set, every call returns it.
+type fakeOrderStore struct {
+	mu      sync.Mutex
+	orders  map[string]Order
+	index   map[string][]string
+	claims  map[string]claim
+	version map[string]int
+	err     error
+	// onPut, when set, runs (unlocked) after each successful PutClaim: a
+	// test's hook to act while a request is in flight.
+	onPut func()
+}
+
+var _ orderStore = (*fakeOrderStore)(nil)
+
+func newFakeOrderStore() *fakeOrderStore {
+	return &fakeOrderStore{orders: map[string]Order{}, index: map[string][]string{}, claims: map[string]claim{}, version: map[string]int{}}
+}
+
+func (s *fakeOrderStore) Claim(_ context.Context, userID, key string) (claim, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return claim{}, "", s.err
+	}
+	c, ok := s.claims[userID+"|"+key]
+	if !ok {
+		return claim{}, "", apperr.E(apperr.NotFound, "no claim")
+	}
+	return c, strconv.Itoa(s.version[userID+"|"+key]), nil
+}
+
+func (s *fakeOrderStore) PutClaim(_ context.Context, userID, key string, c claim, version string) error {
+	s.mu.Lock()
+	k := userID + "|" + key
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	_, exists := s.claims[k]
+	if (version == "" && exists) || (version != "" && (!exists || version != strconv.Itoa(s.version[k]))) {
+		s.mu.Unlock()
+		return apperr.E(apperr.Conflict, "the idempotency key changed meanwhile")
+	}
+	s.claims[k] = c
+	s.version[k]++
+	hook := s.onPut
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
+func (s *fakeOrderStore) DeleteClaim(_ context.Context, userID, key, version string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	k := userID + "|" + key
+	if _, ok := s.claims[k]; ok && version == strconv.Itoa(s.version[k]) {
+		delete(s.claims, k)
+		s.version[k]++
+	}
+	return nil
+}
+
+func (s *fakeOrderStore) Create(_ context.Context, o Order, key string, done claim) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if _, ok := s.orders[o.ID]; ok {
+		return apperr.E(apperr.Conflict, "order %s exists already", o.ID)
+	}
+	s.orders[o.ID] = o
+	k := o.UserID + "|" + key
+	s.claims[k] = done
+	s.version[k]++
+	idx := s.index[o.UserID]
+	i, _ := slices.BinarySearch(idx, indexKey(o))
+	s.index[o.UserID] = slices.Insert(idx, i, indexKey(o))
+	return nil
+}
+
+func (s *fakeOrderStore) Order(_ context.Context, id string) (Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return Order{}, s.err
+	}
+	o, ok := s.orders[id]
+	if !ok {
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", id)
+	}
+	return o, nil
+}
+
+func (s *fakeOrderStore) Index(_ context.Context, userID string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	return slices.Clone(s.index[userID]), nil
+}
+
+func (s *fakeOrderStore) Orders(_ context.Context, ids []string) ([]Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	out := []Order{}
+	for _, id := range ids {
+		if o, ok := s.orders[id]; ok {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// fakeCatalog prices from a fixed list. When err is set, every call
+// returns it.
+type fakeCatalog struct {
+	mu       sync.Mutex
+	products map[string]product
+	err      error
+}
+
+func newFakeCatalog() *fakeCatalog {
+	return &fakeCatalog{products: map[string]product{
+		"espresso-beans-1kg": {ID: "espresso-beans-1kg", Name: "Espresso beans, 1 kg", PriceCents: 2450},
+		"pour-over-kettle":   {ID: "pour-over-kettle", Name: "Pour-over kettle", PriceCents: 5900},
+	}}
+}
+
+func (c *fakeCatalog) Product(_ context.Context, id string) (product, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return product{}, c.err
+	}
+	p, ok := c.products[id]
+	if !ok {
+		return product{}, apperr.E(apperr.NotFound, "no product %s", id)
+	}
+	return p, nil
+}

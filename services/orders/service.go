@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/paging"
+)
+
+// claim records that a request with an Idempotency-Key was accepted: the
+// fingerprint of its body, the id its order gets, and, once the order is
+// saved, the response every retry with the same key gets.
+type claim struct {
+	Fingerprint string          `json:"fingerprint"`
+	OrderID     string          `json:"order_id"`
+	StartedAt   time.Time       `json:"started_at"`
+	Done        bool            `json:"done"`
+	Response    json.RawMessage `json:"response,omitempty"`
+}
+
+// orderStore keeps orders, each user's index of them, and the claims of
+// idempotency keys (scoped per user).
+type orderStore interface {
+	// Claim returns the claim of (userID, key) and its version; a key never
+	// used is apperr.NotFound.
+	Claim(ctx context.Context, userID, key string) (claim, string, error)
+	// PutClaim writes a claim if the stored one is still at version (""
+	// means none may exist); otherwise it is apperr.Conflict.
+	PutClaim(ctx context.Context, userID, key string, c claim, version string) error
+	// DeleteClaim deletes a claim still at version; a changed one stays.
+	DeleteClaim(ctx context.Context, userID, key, version string) error
+	// Create saves, in one transaction, a new order, the done claim and the
+	// order's entry in its user's index. An order that exists already is
+	// apperr.Conflict, and nothing is written.
+	Create(ctx context.Context, o Order, key string, done claim) error
+	// Order reads an order.
+	Order(ctx context.Context, id string) (Order, error)
+	// Index returns the index keys of a user's orders, sorted (newest first).
+	Index(ctx context.Context, userID string) ([]string, error)
+	// Orders reads orders by id, in the order asked; missing ones are left out.
+	Orders(ctx context.Context, ids []string) ([]Order, error)
+}
+
+// product is what orders needs to know of a catalog product.
+type product struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// catalog prices products; an unknown product is apperr.NotFound.
+type catalog interface {
+	Product(ctx context.Context, id string) (product, error)
+}
+
+// inFlightLease is how long a claim whose request has not finished holds its
+// key. Another request with the key meanwhile is told the first is in
+// flight (409); after it, the request is taken to have died and the claim
+// is taken over, with the same order id, so one key never makes two orders.
+const inFlightLease = 30 * time.Second
+
+// lookups bounds the catalog calls one order makes at once.
+const lookups = 4
+
+// service holds the use cases of the orders service.
+type service struct {
+	store   orderStore
+	catalog catalog
+	now     func() time.Time
+	newID   func() string
+}
+
+func newService(store orderStore, cat catalog, now func() time.Time, newID func() string) *service {
+	return &service{store: store, catalog: cat, now: now, newID: newID}
+}
+
+// Place places an order for userID once per Idempotency-Key and returns
+// the response body of the 202 that accepted it: the same bytes for every
+// retry with the same key and body.
+func (s *service) Place(ctx context.Context, userID, key string, req placeOrder) (json.RawMessage, error) {
+	if !isCanonicalUUID(userID) {
+		return nil, apperr.InvalidFields(apperr.FieldError{Field: "user id", Detail: "must be a UUID"})
+	}
+	if key == "" {
+		return nil, apperr.InvalidFields(apperr.FieldError{Field: "Idempotency-Key", Detail: "header is required: a unique value per order, reused only to retry it"})
+	}
+	if !validIdempotencyKey(key) {
+		return nil, apperr.InvalidFields(apperr.FieldError{Field: "Idempotency-Key", Detail: "must be 1 to 255 visible ASCII characters"})
+	}
+	fp := req.fingerprint()
+	c, version, err := s.store.Claim(ctx, userID, key)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		c = claim{Fingerprint: fp, OrderID: s.newID(), StartedAt: s.now().UTC()}
+		if err := s.store.PutClaim(ctx, userID, key, c, ""); err != nil {
+			if apperr.Is(err, apperr.Conflict) {
+				return s.replay(ctx, userID, key, fp) // claimed by a concurrent request a moment ago
+			}
+			return nil, fmt.Errorf("claim idempotency key: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	default:
+		if resp, err := answer(c, fp); resp != nil || !errors.Is(err, errInFlight) {
+			return resp, err
+		}
+		if s.now().Sub(c.StartedAt) < inFlightLease {
+			return nil, errInFlight
+		}
+		c.StartedAt = s.now().UTC() // the first request died: take over, same order id
+		if err := s.store.PutClaim(ctx, userID, key, c, version); err != nil {
+			if apperr.Is(err, apperr.Conflict) {
+				return s.replay(ctx, userID, key, fp)
+			}
+			return nil, fmt.Errorf("take over idempotency key: %w", err)
+		}
+	}
+
+	resp, err := s.create(ctx, userID, key, c, req)
+	if err != nil {
+		// Free the key so that a retry runs again, unless another request
+		// took it over meanwhile. The client may be gone: do it regardless.
+		s.release(context.WithoutCancel(ctx), userID, key, c)
+		return nil, err
+	}
+	return resp, nil
+}
+
+// errInFlight answers a request whose key is held by one still running.
+var errInFlight = apperr.E(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry it shortly")
+
+// answer is the response to a retry that finds claim c: the stored response
+// when the first request finished, 422 when the body differs, errInFlight
+// otherwise.
+func answer(c claim, fingerprint string) (json.RawMessage, error) {
+	switch {
+	case c.Fingerprint != fingerprint:
+		return nil, apperr.E(apperr.Unprocessable, "this Idempotency-Key was used for a different order; use a new key for a new order")
+	case c.Done:
+		return c.Response, nil
+	default:
+		return nil, errInFlight
+	}
+}
+
+// replay answers a request that lost the race for its key.
+func (s *service) replay(ctx context.Context, userID, key, fingerprint string) (json.RawMessage, error) {
+	c, _, err := s.store.Claim(ctx, userID, key)
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, errInFlight // released by a failed first request a moment ago
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return answer(c, fingerprint)
+}
+
+// create prices the lines, then saves the order and completes the claim.
+func (s *service) create(ctx context.Context, userID, key string, c claim, req placeOrder) (json.RawMessage, error) {
+	items, err := s.price(ctx, req.Items)
+	if err != nil {
+		return nil, err
+	}
+	o := Order{ID: c.OrderID, UserID: userID, Status: StatusPending, Items: items, CreatedAt: s.now().UTC()}
+	for _, it := range items {
+		o.TotalCents += it.PriceCents * it.Quantity
+	}
+	resp, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode order: %w", err)
+	}
+	done := c
+	done.Done, done.Response = true, resp
+	if err := s.store.Create(ctx, o, key, done); err != nil {
+		if apperr.Is(err, apperr.Conflict) {
+			// A request that took the key over saved the order first.
+			return s.replay(ctx, userID, key, c.Fingerprint)
+		}
+		return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+	}
+	return resp, nil
+}
+
+// price looks every line up in the catalog, a few at a time.
+func (s *service) price(ctx context.Context, lines []line) ([]Item, error) {
+	items := make([]Item, len(lines))
+	var (
+		unknown = make([]bool, len(lines))
+		g, gctx = errgroup.WithContext(ctx)
+	)
+	g.SetLimit(lookups)
+	for i, l := range lines {
+		g.Go(func() error {
+			p, err := s.catalog.Product(gctx, l.ProductID)
+			if apperr.Is(err, apperr.NotFound) {
+				unknown[i] = true
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("price %s: %w", l.ProductID, err)
+			}
+			items[i] = Item{ProductID: p.ID, Name: p.Name, Quantity: l.Quantity, PriceCents: p.PriceCents}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var bad []apperr.FieldError
+	for i, u := range unknown {
+		if u {
+			bad = append(bad, apperr.FieldError{Field: fmt.Sprintf("items[%d].product_id", i), Detail: "no such product in the catalog"})
+		}
+	}
+	if len(bad) > 0 {
+		e := apperr.InvalidFields(bad...)
+		e.Kind = apperr.Unprocessable
+		return nil, e
+	}
+	return items, nil
+}
+
+// release deletes claim c of key unless it changed since; a failure only
+// delays a retry until the lease ends, so it is not reported.
+func (s *service) release(ctx context.Context, userID, key string, c claim) {
+	held, version, err := s.store.Claim(ctx, userID, key)
+	if err != nil || held.Done || held.OrderID != c.OrderID || !held.StartedAt.Equal(c.StartedAt) {
+		return
+	}
+	_ = s.store.DeleteClaim(ctx, userID, key, version)
+}
+
+// Order returns one of userID's orders. Another user's order is not found,
+// exactly like a missing one: its existence is not the caller's business.
+func (s *service) Order(ctx context.Context, userID, orderID string) (Order, error) {
+	if !isCanonicalUUID(userID) {
+		return Order{}, apperr.InvalidFields(apperr.FieldError{Field: "user id", Detail: "must be a UUID"})
+	}
+	if !isCanonicalUUID(orderID) {
+		return Order{}, apperr.InvalidFields(apperr.FieldError{Field: "id", Detail: "must be an order id (a lower-case UUID)"})
+	}
+	o, err := s.store.Order(ctx, orderID)
+	if err != nil {
+		return Order{}, fmt.Errorf("order %s: %w", orderID, err)
+	}
+	if o.UserID != userID {
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+	}
+	return o, nil
+}
+
+// Orders returns a page of userID's orders, newest first, and the cursor of
+// the next page (empty on the last).
+func (s *service) Orders(ctx context.Context, userID string, p paging.Page) ([]Order, string, error) {
+	if !isCanonicalUUID(userID) {
+		return nil, "", apperr.InvalidFields(apperr.FieldError{Field: "user id", Detail: "must be a UUID"})
+	}
+	keys, err := s.store.Index(ctx, userID)
+	if err != nil {
+		return nil, "", fmt.Errorf("orders of %s: %w", userID, err)
+	}
+	page, next := paging.Slice(keys, p)
+	ids := make([]string, len(page))
+	for i, k := range page {
+		ids[i] = orderIDOf(k)
+	}
+	orders, err := s.store.Orders(ctx, ids)
+	if err != nil {
+		return nil, "", fmt.Errorf("orders of %s: %w", userID, err)
+	}
+	return orders, next, nil
+}
