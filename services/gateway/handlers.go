@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,10 +70,13 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 		// down or unknown, token or access control refused), not from the
 		// app: answer 503 rather than pass daprd's error on.
 		ModifyResponse: func(resp *http.Response) error {
-			if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType) {
+			if resp.StatusCode < 400 {
+				return nil
+			}
+			if !strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType) {
 				return fmt.Errorf("%w: %s answered %d through the sidecar", errUpstream, appID, resp.StatusCode)
 			}
-			return nil
+			return publicInstance(resp)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var maxErr *http.MaxBytesError
@@ -86,8 +93,39 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
-		ctx, cancel := context.WithTimeout(r.Context(), inv.timeout)
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), publicPathKey{}, r.URL.Path), inv.timeout)
 		defer cancel()
 		proxy.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// publicPathKey holds, in a proxied request's context, the path the client
+// asked for.
+type publicPathKey struct{}
+
+// maxProblemBytes bounds the problem body the gateway reads to rewrite it.
+const maxProblemBytes = 64 << 10
+
+// publicInstance sets a problem's instance to the path the client asked
+// for: the service's own path (/users/{id}/orders/...) is an internal
+// detail the client must not see or depend on.
+func publicInstance(resp *http.Response) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxProblemBytes+1))
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("%w: read problem: %v", errUpstream, err)
+	}
+	var p web.Problem
+	if len(b) > maxProblemBytes || json.Unmarshal(b, &p) != nil || p.Status != resp.StatusCode {
+		return fmt.Errorf("%w: an unreadable problem body with status %d", errUpstream, resp.StatusCode)
+	}
+	p.Instance, _ = resp.Request.Context().Value(publicPathKey{}).(string)
+	b, err = json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	return nil
 }

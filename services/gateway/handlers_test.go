@@ -250,7 +250,10 @@ func TestUpstreamFailures(t *testing.T) {
 	}{
 		{"sidecar down", nil, http.StatusServiceUnavailable, "users service is unavailable"},
 		{"daprd error (target app unreachable)", &fakeSidecar{status: http.StatusInternalServerError, ctype: "application/json", response: `{"errorCode":"ERR_DIRECT_INVOKE","message":"secret detail"}`}, http.StatusServiceUnavailable, "users service is unavailable"},
-		{"app problem passes through", &fakeSidecar{status: http.StatusBadRequest, ctype: web.ProblemContentType, response: `{"status":400,"detail":"field \"email\": required"}`}, http.StatusBadRequest, `field \"email\": required`},
+		{"app problem passes through", &fakeSidecar{status: http.StatusBadRequest, ctype: web.ProblemContentType, response: `{"status":400,"detail":"field \"email\": required","instance":"/internal/users"}`}, http.StatusBadRequest, `field \"email\": required`},
+		{"app problem shows the public path", &fakeSidecar{status: http.StatusNotFound, ctype: web.ProblemContentType, response: `{"type":"about:blank","title":"Not Found","status":404,"instance":"/internal/users"}`}, http.StatusNotFound, `"instance":"/api/v1/users"`},
+		{"problem of another status", &fakeSidecar{status: http.StatusNotFound, ctype: web.ProblemContentType, response: `{"status":200,"detail":"secret detail"}`}, http.StatusServiceUnavailable, "users service is unavailable"},
+		{"problem not JSON", &fakeSidecar{status: http.StatusBadRequest, ctype: web.ProblemContentType, response: `secret detail`}, http.StatusServiceUnavailable, "users service is unavailable"},
 		{"app 503 problem passes through", &fakeSidecar{status: http.StatusServiceUnavailable, ctype: web.ProblemContentType, response: `{"status":503,"detail":"store down"}`}, http.StatusServiceUnavailable, "store down"},
 	}
 	for _, tt := range tests {
@@ -277,6 +280,7 @@ func TestUpstreamFailures(t *testing.T) {
 			assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
 			assert.Contains(t, w.Body.String(), tt.wantBody)
 			assert.NotContains(t, w.Body.String(), "secret detail")
+			assert.NotContains(t, w.Body.String(), "/internal/", "no internal path")
 		})
 	}
 }
