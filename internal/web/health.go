@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -25,7 +26,14 @@ func HandleReadyz(logger *slog.Logger, ready func(context.Context) error) http.H
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
-			Error(w, r, logger, apperr.Wrap(apperr.Unavailable, err, "not ready: the sidecar is not reachable"))
+			// A check that names its reason for clients (an *apperr.Error)
+			// is shown; any other is taken to be the sidecar's.
+			msg := "the sidecar is not reachable"
+			var ae *apperr.Error
+			if errors.As(err, &ae) {
+				msg = ae.Msg
+			}
+			Error(w, r, logger, apperr.Wrap(apperr.Unavailable, err, "not ready: %s", msg))
 			return
 		}
 		Respond(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -204,9 +204,11 @@ func TestHandleReadyz(t *testing.T) {
 		name       string
 		ready      error
 		wantStatus int
+		wantDetail string
 	}{
-		{"ready", nil, http.StatusOK},
-		{"sidecar down", errors.New("dial tcp 127.0.0.1:3500: connection refused"), http.StatusServiceUnavailable},
+		{"ready", nil, http.StatusOK, ""},
+		{"sidecar down", errors.New("dial tcp 127.0.0.1:3500: connection refused"), http.StatusServiceUnavailable, "not ready: the sidecar is not reachable"},
+		{"a reason of its own", apperr.Wrap(apperr.Unavailable, errors.New("connection refused"), "still seeding"), http.StatusServiceUnavailable, "not ready: still seeding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +230,7 @@ func TestHandleReadyz(t *testing.T) {
 			}
 			assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
 			assert.NotContains(t, w.Body.String(), "connection refused")
+			assert.Contains(t, w.Body.String(), tt.wantDetail)
 		})
 	}
 }

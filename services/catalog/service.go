@@ -62,7 +62,7 @@ var errNotSeeded = errors.New("the catalog is not seeded yet")
 // Ready reports whether the seed has completed.
 func (s *service) Ready(context.Context) error {
 	if !s.seeded.Load() {
-		return errNotSeeded
+		return apperr.Wrap(apperr.Unavailable, errNotSeeded, "the catalog is not seeded yet")
 	}
 	return nil
 }
