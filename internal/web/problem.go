@@ -65,10 +65,14 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 		}
 		logger.DebugContext(r.Context(), "request refused", "status", status, "error", err.Error())
 	} else {
-		if errors.As(err, &ae) && kind == apperr.Unavailable {
-			p.Detail = ae.Msg
+		level := slog.LevelError // a bug of ours
+		if kind == apperr.Unavailable {
+			level = slog.LevelWarn // a dependency down: retried, and counted by status in metrics
+			if errors.As(err, &ae) {
+				p.Detail = ae.Msg
+			}
 		}
-		logger.ErrorContext(r.Context(), "request failed", "status", status, "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		logger.Log(r.Context(), level, "request failed", "status", status, "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
 	WriteProblem(w, p)
 }
