@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +109,25 @@ func TestSeedBackoff(t *testing.T) {
 			assert.LessOrEqual(t, d, tt.max, "attempt %d", tt.attempt)
 		}
 	}
+}
+
+// The README documents the seed; this keeps the two the same.
+func TestREADMEListsTheSeed(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	var want []string
+	for _, p := range seedProducts {
+		want = append(want, fmt.Sprintf("| %s | %s | %d | %d |", p.ID, p.Name, p.PriceCents, p.Stock.Available))
+	}
+	var got []string
+	for l := range strings.Lines(string(readme)) {
+		l = strings.TrimSpace(l)
+		for _, p := range seedProducts {
+			if strings.HasPrefix(l, "| "+p.ID+" |") {
+				got = append(got, l)
+			}
+		}
+	}
+	assert.Equal(t, want, got)
 }
