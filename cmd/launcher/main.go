@@ -73,6 +73,13 @@ daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
   curl -s http://127.0.0.1:%[1]d/api/v1/notifications -H "Authorization: Bearer $TOKEN"
   curl -s http://127.0.0.1:%[1]d/api/v1/wallet -H "Authorization: Bearer $TOKEN"
 
+  # browse the catalog, place an order (202, pending) and read it back
+  curl -s 'http://127.0.0.1:%[1]d/api/v1/products?limit=3'
+  curl -s -X POST http://127.0.0.1:%[1]d/api/v1/orders -H "Authorization: Bearer $TOKEN" \
+       -H 'Content-Type: application/json' -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \
+       -d '{"items":[{"product_id":"espresso-beans-1kg","quantity":2}]}'
+  curl -s http://127.0.0.1:%[1]d/api/v1/orders -H "Authorization: Bearer $TOKEN"
+
   # bad input gets a problem+json naming each field
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' -d '{"email":"nope"}'
 

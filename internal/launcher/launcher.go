@@ -1,9 +1,10 @@
 // Package launcher starts the whole local system from the multi-app run file
 // that `dapr run -f` reads: the profile's servers (NATS for the local
-// profile), the Dapr control plane (placement, scheduler), and every app with
-// its daprd. It waits until everything is healthy, prefixes each process's
-// log lines with its name, restarts processes that die (with back-off, as a
-// container restart policy would), and stops everything in reverse order.
+// profile), the Dapr control plane (sentry when the apps' Configurations
+// enable mTLS, placement, scheduler), and every app with its daprd. It waits
+// until everything is healthy, prefixes each process's log lines with its
+// name, restarts processes that die (with back-off, as a container restart
+// policy would), and stops everything in reverse order.
 // cmd/launcher is its command line; the end-to-end tests use it directly.
 package launcher
 
@@ -67,6 +68,7 @@ type System struct {
 	cfg     Config
 	out     *lineWriter
 	apps    []App
+	mtls    bool // every app's Configuration enables mTLS: sentry runs
 	procs   map[string]*process
 	tiers   [][]string // start order; stopped in reverse
 	fatalCh chan error
@@ -106,7 +108,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, err
 	}
 	s := &System{cfg: cfg, apps: apps, procs: map[string]*process{}, fatalCh: make(chan error, 1)}
-	names := []string{"launcher", "nats", "placement", "scheduler"}
+	names := []string{"launcher", "nats", "sentry", "placement", "scheduler"}
 	for _, a := range apps {
 		names = append(names, a.AppID, a.AppID+".daprd")
 	}
@@ -127,6 +129,12 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	if s.mtls {
+		// Sentry writes its credentials there but does not create it.
+		if err := os.MkdirAll(s.sentryDir(), 0o700); err != nil {
+			return nil, fmt.Errorf("create sentry's folder: %w", err)
+		}
 	}
 	if err := s.buildApps(ctx); err != nil {
 		return nil, err
@@ -159,6 +167,14 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		if err := s.waitReady(readyCtx, wait); err != nil {
 			s.Stop()
 			return nil, err
+		}
+		if slices.Contains(tier, "sentry") {
+			// Sentry has its root certificate now, on disk: the sidecars
+			// take it from their environment.
+			if err := s.trustSidecars(specs); err != nil {
+				s.Stop()
+				return nil, err
+			}
 		}
 	}
 	s.out.system("all healthy in %s (profile %s)", time.Since(began).Round(100*time.Millisecond), cfg.Profile)
@@ -299,6 +315,9 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.mtls, err = mtlsMode(s.apps); err != nil {
+		return nil, err
+	}
 
 	var servers []string
 	if s.cfg.Profile == "local" {
@@ -308,6 +327,20 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 		}
 		specs[spec.name] = spec
 		servers = append(servers, spec.name)
+	}
+
+	var sentry []string
+	if s.mtls {
+		bin, err := s.findDaprBinary("sentry")
+		if err != nil {
+			return nil, err
+		}
+		// Sentry reads spec.mtls from the common Configuration; without one,
+		// from an app's, which enables mTLS too.
+		config := cmp(s.apps[0].CommonConfigFile, s.apps[0].ConfigFile)
+		spec := s.sentrySpec(bin, config)
+		specs[spec.name] = spec
+		sentry = append(sentry, spec.name)
 	}
 
 	placement, scheduler, err := s.controlPlaneSpecs()
@@ -334,6 +367,9 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 	}
 	if len(servers) > 0 {
 		s.tiers = append(s.tiers, servers)
+	}
+	if len(sentry) > 0 {
+		s.tiers = append(s.tiers, sentry)
 	}
 	s.tiers = append(s.tiers, []string{"placement", "scheduler"}, sidecars, apps)
 	return specs, nil
@@ -379,6 +415,9 @@ func (s *System) controlPlaneSpecs() (procSpec, procSpec, error) {
 		},
 		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/healthz", placementHealthzPort)),
 	}
+	if s.mtls {
+		placement.args = append(placement.args, s.controlPlaneMTLSArgs()...)
+	}
 	etcdDir := filepath.Join(s.DataDir(), "scheduler")
 	scheduler := procSpec{
 		name: "scheduler",
@@ -408,12 +447,17 @@ func (s *System) controlPlaneSpecs() (procSpec, procSpec, error) {
 		},
 		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/healthz", schedulerHealthzPort)),
 	}
+	if s.mtls {
+		scheduler.args = append(scheduler.args, s.controlPlaneMTLSArgs()...)
+	}
 	return placement, scheduler, nil
 }
 
 // daprdSpec turns an app's run-file settings into daprd flags, as the Dapr
 // CLI does. daprd inherits the envFile variables (the API tokens), as under
-// the CLI, which loads the envFile into its own environment.
+// the CLI, which loads the envFile into its own environment. With mTLS, the
+// root certificate is added to its environment once sentry has made it
+// (trustSidecars).
 func (s *System) daprdSpec(a App, daprd string) procSpec {
 	args := []string{
 		"--app-id=" + a.AppID,
@@ -457,6 +501,9 @@ func (s *System) daprdSpec(a App, daprd string) procSpec {
 	opt("app-channel-address", a.AppChannelAddress)
 	opt("dapr-listen-addresses", a.APIListenAddresses)
 	optInt("app-max-concurrency", a.AppMaxConcurrency)
+	if s.mtls {
+		args = append(args, daprdMTLSArgs()...)
+	}
 
 	return procSpec{
 		name: a.AppID + ".daprd",

@@ -66,6 +66,9 @@ type App struct {
 	// EnvFromFile holds the variables of the common envFile, which the CLI
 	// loads into its own environment so both app and daprd inherit them.
 	EnvFromFile map[string]string
+	// CommonConfigFile is the common configFilePath (absolute), whether or
+	// not the app uses it: the launcher gives it to sentry.
+	CommonConfigFile string
 }
 
 // LoadRunFile reads the run file at path. profile, when not empty, replaces
@@ -137,7 +140,7 @@ func LoadRunFile(path, profile, workDir string) ([]App, error) {
 				return nil, fmt.Errorf("app %q: resources path %s: %w (is PROFILE=%q a folder under components/?)", a.AppID, p, err, profile)
 			}
 		}
-		apps = append(apps, App{AppSettings: a, EnvFromFile: envFromFile})
+		apps = append(apps, App{AppSettings: a, EnvFromFile: envFromFile, CommonConfigFile: common.ConfigFile})
 	}
 	return apps, nil
 }

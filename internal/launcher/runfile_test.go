@@ -3,10 +3,12 @@ package launcher
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 // writeFiles creates each file (path relative to root, parent folders
@@ -150,7 +152,8 @@ func TestLoadRunFileMergesCommonSettings(t *testing.T) {
 					LogLevel:           "info",
 					Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "common"},
 				},
-				EnvFromFile: wantEnvFromFile,
+				EnvFromFile:      wantEnvFromFile,
+				CommonConfigFile: filepath.Join(root, "dapr", "config.yaml"),
 			},
 		},
 		{
@@ -178,7 +181,8 @@ func TestLoadRunFileMergesCommonSettings(t *testing.T) {
 					LogLevel:           "debug",
 					Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "app", "OWN": "app"},
 				},
-				EnvFromFile: wantEnvFromFile,
+				EnvFromFile:      wantEnvFromFile,
+				CommonConfigFile: filepath.Join(root, "dapr", "config.yaml"),
 			},
 		},
 	}
@@ -389,7 +393,10 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 
 	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local", root)
 	require.NoError(t, err)
-	require.Len(t, apps, 4)
+	byID := map[string]App{}
+	for _, a := range apps {
+		byID[a.AppID] = a
+	}
 
 	tests := []struct {
 		appID                                              string
@@ -398,14 +405,15 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 	}{
 		{appID: "gateway", appPort: 8080, httpPort: 3500, grpcPort: 50100, internalPort: 50200, metrics: 9100, env: map[string]string{"RATE_LIMIT_RPS": "50"}},
 		{appID: "users", appPort: 8081, httpPort: 3501, grpcPort: 50101, internalPort: 50201, metrics: 9101, env: map[string]string{"STATE_STORE": "users-store"}},
+		{appID: "catalog", appPort: 8082, httpPort: 3502, grpcPort: 50102, internalPort: 50202, metrics: 9102, env: map[string]string{"STATE_STORE": "catalog-store"}},
 		{appID: "payments", appPort: 8084, httpPort: 3504, grpcPort: 50104, internalPort: 50204, metrics: 9104, env: map[string]string{"STATE_STORE": "payments-store"}},
 		{appID: "notifications", appPort: 8085, httpPort: 3505, grpcPort: 50105, internalPort: 50205, metrics: 9105, env: map[string]string{"STATE_STORE": "notifications-store"}},
 	}
-	for i, tt := range tests {
+	for _, tt := range tests {
 		t.Run(tt.appID, func(t *testing.T) {
 			t.Parallel()
-			a := apps[i]
-			assert.Equal(t, tt.appID, a.AppID)
+			a, ok := byID[tt.appID]
+			require.True(t, ok, "app %s in the run file", tt.appID)
 			assert.Equal(t, filepath.Join(root, "services", tt.appID), a.AppDirPath)
 			assert.Equal(t, tt.appPort, a.AppPort)
 			assert.Equal(t, tt.httpPort, a.HTTPPort)
@@ -413,7 +421,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 			assert.Equal(t, tt.internalPort, a.InternalGRPCPort)
 			assert.Equal(t, tt.metrics, a.MetricsPort)
 			assert.Equal(t, []string{"go", "run", "."}, a.Command)
-			assert.Equal(t, filepath.Join(root, "dapr", "config.yaml"), a.ConfigFile)
+			assert.Equal(t, filepath.Join(root, "dapr", "config.yaml"), a.CommonConfigFile)
 			assert.Equal(t, []string{filepath.Join(root, "components", "local"), filepath.Join(root, "dapr", "resources")}, a.ResourcesPaths)
 			assert.Equal(t, "127.0.0.1:50005", a.PlacementHostAddr)
 			assert.Equal(t, "127.0.0.1:50006", a.SchedulerHostAddr)
@@ -424,6 +432,74 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 			}
 			assert.NotEmpty(t, a.EnvFromFile["DAPR_API_TOKEN"])
 			assert.NotEmpty(t, a.EnvFromFile["APP_API_TOKEN"])
+		})
+	}
+}
+
+// TestRunFileConfigurationsOfTheRepository holds every app of the run file
+// to its own Configuration (access control is enforced by the callee's
+// sidecar with the callee's policies), with mTLS on and default deny, and
+// checks each policy is complete: daprd refuses a policy without trust
+// domain or namespace, and denies an operation without an action.
+func TestRunFileConfigurationsOfTheRepository(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local", root)
+	require.NoError(t, err)
+
+	for _, a := range apps {
+		t.Run(a.AppID, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, filepath.Join(root, "dapr", "config", a.AppID+".yaml"), a.ConfigFile)
+			b, err := os.ReadFile(a.ConfigFile)
+			require.NoError(t, err)
+			var c struct {
+				Metadata struct {
+					Name string `yaml:"name"`
+				} `yaml:"metadata"`
+				Spec struct {
+					MTLS struct {
+						Enabled bool `yaml:"enabled"`
+					} `yaml:"mtls"`
+					AccessControl struct {
+						DefaultAction string `yaml:"defaultAction"`
+						TrustDomain   string `yaml:"trustDomain"`
+						Policies      []struct {
+							AppID         string `yaml:"appId"`
+							TrustDomain   string `yaml:"trustDomain"`
+							Namespace     string `yaml:"namespace"`
+							DefaultAction string `yaml:"defaultAction"`
+							Operations    []struct {
+								Name     string   `yaml:"name"`
+								HTTPVerb []string `yaml:"httpVerb"`
+								Action   string   `yaml:"action"`
+							} `yaml:"operations"`
+						} `yaml:"policies"`
+					} `yaml:"accessControl"`
+					NameResolution struct {
+						Component string `yaml:"component"`
+					} `yaml:"nameResolution"`
+				} `yaml:"spec"`
+			}
+			require.NoError(t, yaml.Unmarshal(b, &c))
+			assert.Equal(t, a.AppID, c.Metadata.Name)
+			assert.True(t, c.Spec.MTLS.Enabled, "mTLS")
+			assert.Equal(t, "deny", c.Spec.AccessControl.DefaultAction)
+			assert.Equal(t, "public", c.Spec.AccessControl.TrustDomain)
+			assert.Equal(t, "sqlite", c.Spec.NameResolution.Component, "the shared name resolution")
+			for _, p := range c.Spec.AccessControl.Policies {
+				assert.NotEqual(t, a.AppID, p.AppID, "an app does not invoke itself")
+				assert.Equal(t, "public", p.TrustDomain, "policy for %s", p.AppID)
+				assert.Equal(t, "default", p.Namespace, "policy for %s", p.AppID)
+				assert.Equal(t, "deny", p.DefaultAction, "policy for %s", p.AppID)
+				for _, op := range p.Operations {
+					assert.Equal(t, "allow", op.Action, "%s %s", p.AppID, op.Name)
+					assert.NotEmpty(t, op.HTTPVerb, "%s %s", p.AppID, op.Name)
+					for _, v := range op.HTTPVerb {
+						assert.Equal(t, strings.ToUpper(v), v, "daprd compares verbs in upper case")
+					}
+				}
+			}
 		})
 	}
 }
