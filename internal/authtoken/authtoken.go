@@ -10,6 +10,7 @@ package authtoken
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -60,6 +61,11 @@ func Verify(key []byte, cfg Config, token string, now time.Time) (string, error)
 	if len(key) < MinKeyBytes {
 		return "", fmt.Errorf("signing key has %d bytes; at least %d needed", len(key), MinKeyBytes)
 	}
+	// Only the compact form's own characters: base64 decoders skip \r and
+	// \n, which would give one token many spellings.
+	if i := strings.IndexFunc(token, func(r rune) bool { return !isTokenChar(r) }); i >= 0 {
+		return "", fmt.Errorf("%w: a character outside base64url at byte %d", ErrInvalid, i)
+	}
 	var claims jwt.RegisteredClaims
 	parsed, err := jwt.ParseWithClaims(token, &claims,
 		func(*jwt.Token) (any, error) { return key, nil },
@@ -89,4 +95,9 @@ func Verify(key []byte, cfg Config, token string, now time.Time) (string, error)
 		return "", fmt.Errorf("%w: no sub claim", ErrInvalid)
 	}
 	return claims.Subject, nil
+}
+
+// isTokenChar reports whether r may appear in a compact JWS.
+func isTokenChar(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }

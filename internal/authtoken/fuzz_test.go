@@ -27,6 +27,7 @@ func FuzzVerify(f *testing.F) {
 	parts := strings.Split(valid, ".")
 	f.Add(valid)
 	f.Add(respell(valid))
+	f.Add(valid[:len(valid)-4] + "\n" + valid[len(valid)-4:])
 	f.Add(parts[0] + "." + parts[1] + ".")
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + parts[1] + ".")
 	f.Add("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + parts[1] + "." + parts[2])
