@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPorts(specs); err != nil {
+	if err := awaitPorts(ctx, specs, portWait); err != nil {
 		return nil, err
 	}
 	dataDir := s.DataDir()
@@ -607,6 +607,30 @@ func (s *System) findDaprBinary(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s not found in %s or ~/.dapr/bin: run `make tools` first", name, s.cfg.BinDir)
+}
+
+// portWait is how long the launcher waits for taken ports to free up. Most
+// fixed ports here lie in Linux's ephemeral range (32768-60999), so an
+// outgoing connection of any process may hold one for a moment; a server
+// that holds one is still reported, after the wait.
+const portWait = 5 * time.Second
+
+// awaitPorts runs checkPorts until it passes or wait is over.
+func awaitPorts(ctx context.Context, specs map[string]procSpec, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := checkPorts(specs)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-tick.C:
+		}
+	}
 }
 
 // checkPorts fails with every taken port named, before anything starts.

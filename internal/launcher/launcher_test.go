@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"context"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -418,4 +420,24 @@ func TestMergeEnv(t *testing.T) {
 
 	assert.Equal(t, []string{"A=1", "B=2"}, base, "the base is not changed")
 	assert.Equal(t, map[string]string{"A": "1", "B": "3", "C": "4"}, effectiveEnv(got))
+}
+
+func TestAwaitPortsReportsAPortStillHeldAfterTheWait(t *testing.T) {
+	t.Parallel()
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { held.Close() })
+	port := held.Addr().(*net.TCPAddr).Port
+	specs := map[string]procSpec{"a": {ports: []namedPort{{port, "a HTTP"}}}}
+
+	err = awaitPorts(context.Background(), specs, 300*time.Millisecond)
+	assert.ErrorContains(t, err, "port "+strconv.Itoa(port)+" (a HTTP) is taken")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = awaitPorts(ctx, specs, time.Hour)
+	assert.Error(t, err, "a cancelled start does not wait the hour")
+
+	require.NoError(t, held.Close())
+	assert.NoError(t, awaitPorts(context.Background(), specs, time.Hour), "a free port passes at once")
 }
