@@ -1,0 +1,215 @@
+// Package barrier makes the steps of a distributed transaction idempotent
+// for the participant that runs them (the "sub-transaction barrier" of
+// TCC and saga). Each step of a global transaction (gid, an order id) on a
+// branch (a named step such as "reserve" or "charge") is one of three ops:
+//
+//   - Try: the forward action (reserve stock, charge a wallet);
+//   - Confirm: make a Try final (TCC only);
+//   - Cancel: undo a Try (a TCC cancel, a saga compensation).
+//
+// A record per (gid, branch, op) is written with insert-only semantics in
+// the same state transaction as the business change, so that:
+//
+//   - a repeated op is a no-op that returns the first result (Replayed);
+//   - a Cancel that arrives before its Try records the Try as blocked and
+//     succeeds doing nothing (Empty), and the late Try is then a no-op
+//     (Blocked): a timed-out action can never land after its compensation;
+//   - a Cancel with nothing to undo succeeds doing nothing (Empty);
+//   - a Try whose work fails writes nothing, so a retry runs it again.
+//
+// The barrier needs a transactional store with insert-only writes and
+// ETags, which Dapr's state API gives (dapr.go adapts it).
+package barrier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Op is one write of a transaction. ETag "" with Insert false is an
+// unconditional upsert; Insert makes it fail if the key exists.
+type Op struct {
+	Key    string
+	Value  []byte // nil with Delete
+	ETag   string
+	Insert bool
+	Delete bool
+}
+
+// Item is a stored value and its ETag.
+type Item struct {
+	Value []byte
+	ETag  string
+}
+
+// Store is what the barrier needs of a state store.
+type Store interface {
+	// Get reads keys; missing ones are absent from the map.
+	Get(ctx context.Context, keys ...string) (map[string]Item, error)
+	// Transact applies ops all or nothing. A failed Insert or ETag check
+	// is ErrConflict.
+	Transact(ctx context.Context, ops []Op) error
+}
+
+// ErrConflict reports a transaction that lost a race: an inserted key that
+// exists, or an ETag that changed.
+var ErrConflict = errors.New("state changed meanwhile")
+
+// ErrNoTry is a Confirm whose Try never succeeded (or was blocked by a
+// Cancel): there is nothing to confirm.
+var ErrNoTry = errors.New("nothing to confirm: the try did not happen or was cancelled")
+
+// Kind is the kind of an op.
+type Kind string
+
+// The ops of a branch.
+const (
+	Try     Kind = "try"
+	Confirm Kind = "confirm"
+	Cancel  Kind = "cancel"
+)
+
+// Work is the business change of an op: it reads what it needs (through
+// its own store, noting ETags), and returns its result and the writes that
+// make it, which commit together with the barrier record or not at all.
+// It may run more than once (after a conflict), so it must not have effects
+// of its own.
+type Work func(ctx context.Context) (result json.RawMessage, ops []Op, err error)
+
+// Outcome says what an op did.
+type Outcome struct {
+	// Result is the result of the op's first run (for an Empty cancel or a
+	// Blocked try, null).
+	Result json.RawMessage
+	// Replayed: the op ran before; nothing was done now.
+	Replayed bool
+	// Blocked: a Try that came after its Cancel; nothing was done, ever.
+	Blocked bool
+	// Empty: a Cancel whose Try never happened; nothing was undone.
+	Empty bool
+}
+
+// record is a barrier record.
+type record struct {
+	Result    json.RawMessage `json:"result,omitempty"`
+	Blocked   bool            `json:"blocked,omitempty"` // a try record written by a cancel that came first
+	Empty     bool            `json:"empty,omitempty"`   // a cancel with nothing to undo
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Barrier runs ops behind barrier records in a store.
+type Barrier struct {
+	store    Store
+	now      func() time.Time
+	attempts int
+}
+
+// maxAttempts bounds how often an op is re-run after losing a race.
+const maxAttempts = 8
+
+// New returns a barrier keeping its records in store.
+func New(store Store, now func() time.Time) *Barrier {
+	return &Barrier{store: store, now: now, attempts: maxAttempts}
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+
+// Key names the barrier record of an op.
+func Key(gid, branch string, kind Kind) string {
+	return "barrier-" + gid + "-" + branch + "-" + string(kind)
+}
+
+// Do runs op kind of (gid, branch) once, with work as its business change.
+// Errors from work are returned as they are (nothing is written); a race
+// lost maxAttempts times in a row is ErrConflict.
+func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {
+	if !namePattern.MatchString(gid) || !namePattern.MatchString(branch) {
+		return Outcome{}, fmt.Errorf("barrier: gid %q or branch %q is not a name", gid, branch)
+	}
+	switch kind {
+	case Try, Confirm, Cancel:
+	default:
+		return Outcome{}, fmt.Errorf("barrier: unknown op %q", kind)
+	}
+	for range b.attempts {
+		out, err := b.once(ctx, gid, branch, kind, work)
+		if !errors.Is(err, ErrConflict) {
+			return out, err
+		}
+	}
+	return Outcome{}, fmt.Errorf("barrier %s %s %s: %w", gid, branch, kind, ErrConflict)
+}
+
+func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {
+	tryKey, ownKey := Key(gid, branch, Try), Key(gid, branch, kind)
+	items, err := b.store.Get(ctx, tryKey, ownKey)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if it, ok := items[ownKey]; ok {
+		rec, err := decode(it.Value)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Result: rec.Result, Replayed: true, Blocked: kind == Try && rec.Blocked, Empty: rec.Empty}, nil
+	}
+	tried, triedOK := items[tryKey]
+	now := b.now().UTC()
+	switch kind {
+	case Confirm:
+		if !triedOK {
+			return Outcome{}, ErrNoTry
+		}
+		if rec, err := decode(tried.Value); err != nil {
+			return Outcome{}, err
+		} else if rec.Blocked {
+			return Outcome{}, ErrNoTry
+		}
+	case Cancel:
+		if !triedOK {
+			// The try never happened (or is still on its way): record it as
+			// blocked, so that it never will, and undo nothing.
+			ops := []Op{
+				{Key: tryKey, Value: encode(record{Blocked: true, CreatedAt: now}), Insert: true},
+				{Key: ownKey, Value: encode(record{Empty: true, CreatedAt: now}), Insert: true},
+			}
+			if err := b.store.Transact(ctx, ops); err != nil {
+				return Outcome{}, err
+			}
+			return Outcome{Empty: true}, nil
+		}
+		if rec, err := decode(tried.Value); err != nil {
+			return Outcome{}, err
+		} else if rec.Blocked {
+			// Blocked by an earlier cancel of ours whose own record was not
+			// found: cannot be (both are written together), but stay safe.
+			return Outcome{Empty: true, Replayed: true}, nil
+		}
+	}
+	result, ops, err := work(ctx)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ops = append([]Op{{Key: ownKey, Value: encode(record{Result: result, CreatedAt: now}), Insert: true}}, ops...)
+	if err := b.store.Transact(ctx, ops); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Result: result}, nil
+}
+
+func encode(r record) []byte {
+	b, _ := json.Marshal(r) // a record always marshals
+	return b
+}
+
+func decode(b []byte) (record, error) {
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return record{}, fmt.Errorf("barrier: decode record: %w", err)
+	}
+	return r, nil
+}
