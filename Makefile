@@ -54,7 +54,8 @@ vet:
 # Every decoder of outside input, as package:FuzzTarget. The corpus that
 # found a bug stays in the package's testdata/fuzz.
 FUZZ_TARGETS := internal/web:FuzzDecode internal/cloudevent:FuzzDecode internal/paging:FuzzParse \
-	internal/authtoken:FuzzVerify services/orders:FuzzDecodePlaceOrder
+	internal/authtoken:FuzzVerify services/orders:FuzzDecodePlaceOrder services/catalog:FuzzTryRequest \
+	services/payments:FuzzChargeOrder
 
 .PHONY: fuzz
 fuzz: ## fuzz every decoder of outside input for a while (FUZZTIME=1m)

@@ -54,6 +54,7 @@ func TestACLAllowsTheListedCalls(t *testing.T) {
 		{name: "gateway places an order", via: "gateway", method: http.MethodPost, target: "orders", path: "/users/" + id + "/orders", wantProblemFromTheApp: true},
 		{name: "gateway lists orders", via: "gateway", method: http.MethodGet, target: "orders", path: "/users/" + id + "/orders"},
 		{name: "gateway reads an order", via: "gateway", method: http.MethodGet, target: "orders", path: "/users/" + id + "/orders/" + uuid.NewString()},
+		{name: "gateway cancels an order", via: "gateway", method: http.MethodDelete, target: "orders", path: "/users/" + id + "/orders/" + uuid.NewString(), wantProblemFromTheApp: true},
 		{name: "orders reads a product", via: "orders", method: http.MethodGet, target: "catalog", path: "/products/" + id},
 	}
 	for _, tt := range tests {

@@ -69,6 +69,11 @@ func runWithSystem(m *testing.M) int {
 		sys.Stop()
 		return 1
 	}
+	if err := loadInitialStock(); err != nil {
+		fmt.Fprintf(os.Stderr, "read the catalog's stock: %v\n", err)
+		sys.Stop()
+		return 1
+	}
 	fmt.Printf("system ready in %s; its log: %s\n", time.Since(began).Round(100*time.Millisecond), logPath)
 	code := m.Run()
 	sys.Stop()

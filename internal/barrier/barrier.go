@@ -59,8 +59,8 @@ type Store interface {
 // exists, or an ETag that changed.
 var ErrConflict = errors.New("state changed meanwhile")
 
-// ErrNoTry is a Confirm whose Try never succeeded (or was blocked by a
-// Cancel): there is nothing to confirm.
+// ErrNoTry is a Confirm whose Try never succeeded, was blocked by a Cancel
+// or was undone by one: there is nothing to confirm.
 var ErrNoTry = errors.New("nothing to confirm: the try did not happen or was cancelled")
 
 // Kind is the kind of an op.
@@ -145,8 +145,8 @@ func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Wo
 }
 
 func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {
-	tryKey, ownKey := Key(gid, branch, Try), Key(gid, branch, kind)
-	items, err := b.store.Get(ctx, tryKey, ownKey)
+	tryKey, ownKey, cancelKey := Key(gid, branch, Try), Key(gid, branch, kind), Key(gid, branch, Cancel)
+	items, err := b.store.Get(ctx, tryKey, ownKey, cancelKey)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -168,6 +168,9 @@ func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work 
 			return Outcome{}, err
 		} else if rec.Blocked {
 			return Outcome{}, ErrNoTry
+		}
+		if _, undone := items[cancelKey]; undone {
+			return Outcome{}, ErrNoTry // cancelled after its try: nothing left to confirm
 		}
 	case Cancel:
 		if !triedOK {

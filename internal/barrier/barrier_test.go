@@ -136,6 +136,15 @@ func testBarrier(t *testing.T, store barrier.Store) {
 			require.NoError(t, err)
 		}
 		assert.Equal(t, 11, c.value(t))
+
+		undone := uuid.NewString()
+		_, err = b.Do(ctx, undone, "reserve", barrier.Try, c.add(1))
+		require.NoError(t, err)
+		_, err = b.Do(ctx, undone, "reserve", barrier.Cancel, c.add(-1))
+		require.NoError(t, err)
+		_, err = b.Do(ctx, undone, "reserve", barrier.Confirm, c.add(10))
+		assert.ErrorIs(t, err, barrier.ErrNoTry, "an undone try cannot be confirmed")
+		assert.Equal(t, 11, c.value(t))
 	})
 
 	t.Run("branches and gids are apart", func(t *testing.T) {

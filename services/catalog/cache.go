@@ -24,7 +24,8 @@ var _ productStore = (*cache)(nil)
 // are never cached, so the entries are bounded by the catalog's size.
 //
 // A stock change made by another instance is seen within ttl: the cache
-// serves browsing, while stock decisions (UpdateStock) always read the store.
+// serves browsing, while stock decisions (UpdateStock, reservations) always
+// read the store.
 type cache struct {
 	store productStore
 	ttl   time.Duration
@@ -200,6 +201,14 @@ func (c *cache) UpdateStock(ctx context.Context, id string, change func(*Stock) 
 	p, err := c.store.UpdateStock(ctx, id, change)
 	c.forgetProduct(id)
 	return p, err
+}
+
+// Invalidate drops products from memory, for a stock change made around
+// the cache (a reservation's transaction): the next read sees it.
+func (c *cache) Invalidate(ids ...string) {
+	for _, id := range ids {
+		c.forgetProduct(id)
+	}
 }
 
 // load runs fn once for all callers asking for key at the same time.

@@ -13,11 +13,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/paging"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -141,6 +143,11 @@ var testProducts = []Product{
 	{ID: "kettle", Name: "Kettle", PriceCents: 5990},
 }
 
+// newTestReservations serves no reservation: for tests of the other routes.
+func newTestReservations(svc *service, store productStore) *reservations {
+	return newReservations(barrier.NewMemoryStore(), store, func(...string) {}, time.Now, time.Minute, svc.requireSeeded)
+}
+
 // newTestServer serves the catalog from store, seeded with products unless
 // products is nil.
 func newTestServer(t *testing.T, store productStore, products []Product) http.Handler {
@@ -149,7 +156,7 @@ func newTestServer(t *testing.T, store productStore, products []Product) http.Ha
 	if products != nil {
 		require.NoError(t, svc.Seed(context.Background(), products))
 	}
-	return newServer(discard, svc, allReady(ready, svc.Ready), testToken)
+	return newServer(discard, svc, newTestReservations(svc, store), faults{}, allReady(ready, svc.Ready), testToken)
 }
 
 func get(h http.Handler, target, token string) *httptest.ResponseRecorder {
@@ -337,7 +344,7 @@ func TestHealth(t *testing.T) {
 			if tt.seeded {
 				require.NoError(t, svc.Seed(context.Background(), testProducts))
 			}
-			h := newServer(discard, svc, allReady(tt.sidecar, svc.Ready), testToken)
+			h := newServer(discard, svc, newTestReservations(svc, svc.store), faults{}, allReady(tt.sidecar, svc.Ready), testToken)
 			w := get(h, tt.target, "") // no token: health is open
 			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 		})

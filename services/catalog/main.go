@@ -1,22 +1,40 @@
 // Command catalog sells from a fixed catalog of products, each with its
 // stock. It seeds the catalog at start-up, insert-only, so that a restart
 // never resets stock that has moved, and serves browsing through a short
-// read-through cache.
+// read-through cache. It is the stock participant of the checkout saga
+// (TCC): per order it reserves stock (try), sells it (confirm) or releases
+// it (cancel), each idempotent behind a barrier, and it releases
+// reservations that outlive RESERVATION_TTL.
 //
 // Routes (every one but health requires the app API token):
 //
-//	GET  /products?limit=&cursor=   a page of products, sorted by id
-//	GET  /products/{id}             one product
-//	GET  /healthz                   alive
-//	GET  /readyz                    its sidecar reachable and the catalog seeded
+//	GET  /products?limit=&cursor=        a page of products, sorted by id
+//	GET  /products/{id}                  one product
+//	POST /reservations/{order}/try       reserve {"items":[{"product_id","quantity"}]}
+//	POST /reservations/{order}/confirm   sell the reserved units
+//	POST /reservations/{order}/cancel    release them (blocks a try still to come)
+//	GET  /reservations/{order}           one order's reservation
+//	GET  /reservations?status=reserved   every reservation holding stock
+//	GET  /stock                          available, reserved and sold of every product
+//	GET  /healthz                        alive
+//	GET  /readyz                         its sidecar reachable and the catalog seeded
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8082),
 // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
-// STATE_STORE (catalog-store), CACHE_TTL (2s, a Go duration > 0), LOG_LEVEL.
+// STATE_STORE (catalog-store), CACHE_TTL (2s, a Go duration > 0),
+// RESERVATION_TTL (2m, > 0: how long a reservation holds stock unconfirmed),
+// SWEEP_INTERVAL (1s, > 0: how often expired reservations are released),
+// LOG_LEVEL. Faults, off by default, for tests and demos of the saga's
+// retries and compensations: FAULT_FAILURE_RATE (0 to 1: that fraction of
+// try, confirm and cancel calls answer 503 before doing anything),
+// FAULT_LATENCY (a Go duration added before each of them), FAULT_STEP (try,
+// confirm or cancel: that step always answers 503).
 //
-// Dapr components: STATE_STORE, a state store with ETags and bulk reads
-// (one record per product, product-<id>, and the index of ids,
-// product-index).
+// Dapr components: STATE_STORE, a transactional state store with ETags and
+// bulk reads: one record per product (product-<id>), the index of ids
+// (product-index), one record per reservation (reservation-<order>), 16
+// shards of the index of held reservations (reservation-held-<nn>) and the
+// barrier's records (barrier-<order>-reserve-<op>).
 package main
 
 import (
@@ -30,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
@@ -48,9 +67,21 @@ func main() {
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	port := env.Or(getenv, "APP_PORT", "8082")
 	storeName := env.Or(getenv, "STATE_STORE", "catalog-store")
-	ttl, err := time.ParseDuration(env.Or(getenv, "CACHE_TTL", "2s"))
-	if err != nil || ttl <= 0 {
-		return fmt.Errorf("CACHE_TTL: want a Go duration > 0 such as 2s, got %q", getenv("CACHE_TTL"))
+	ttl, err := positiveDuration(getenv, "CACHE_TTL", "2s")
+	if err != nil {
+		return err
+	}
+	reservationTTL, err := positiveDuration(getenv, "RESERVATION_TTL", "2m")
+	if err != nil {
+		return err
+	}
+	sweepInterval, err := positiveDuration(getenv, "SWEEP_INTERVAL", "1s")
+	if err != nil {
+		return err
+	}
+	f, err := parseFaults(getenv)
+	if err != nil {
+		return err
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "catalog", getenv("LOG_LEVEL"))
@@ -62,19 +93,25 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	svc := newService(newCache(newDaprProductStore(client, storeName), ttl, time.Now))
+	products := newDaprProductStore(client, storeName)
+	cached := newCache(products, ttl, time.Now)
+	svc := newService(cached)
+	res := newReservations(barrier.NewDaprStore(client, storeName), products, cached.Invalidate, time.Now, reservationTTL, svc.requireSeeded)
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	ready := allReady(checker.Ready, svc.Ready)
 
-	// Seed in the background, and stop it (before the client closes) when
-	// serving ends, whether by a signal or a failure.
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	var seeding sync.WaitGroup
-	defer seeding.Wait()
-	defer stopSeed()
-	seeding.Go(func() { _ = seedUntilDone(seedCtx, logger, svc, seedProducts, seedBackoff) })
+	// Seed and sweep in the background, and stop both (before the client
+	// closes) when serving ends, whether by a signal or a failure.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer background.Wait()
+	defer stopBackground()
+	background.Go(func() { _ = seedUntilDone(bgCtx, logger, svc, seedProducts, seedBackoff) })
+	ticker := time.NewTicker(sweepInterval)
+	defer ticker.Stop()
+	background.Go(func() { sweepUntilDone(bgCtx, logger, ticker.C, res.Sweep) })
 
-	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, ready, appToken))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, res, f, ready, appToken))
 	return web.Serve(ctx, srv, logger)
 }
 
@@ -88,4 +125,13 @@ func allReady(checks ...func(context.Context) error) func(context.Context) error
 		}
 		return nil
 	}
+}
+
+// positiveDuration reads a Go duration > 0 from key, def when unset.
+func positiveDuration(getenv func(string) string, key, def string) (time.Duration, error) {
+	d, err := time.ParseDuration(env.Or(getenv, key, def))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: want a Go duration > 0 such as %s, got %q", key, def, getenv(key))
+	}
+	return d, nil
 }

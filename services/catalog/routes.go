@@ -11,7 +11,7 @@ import (
 )
 
 // addRoutes registers the whole API surface of the service.
-func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(context.Context) error, appToken string) {
+func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, res *reservations, f faults, ready func(context.Context) error, appToken string) {
 	r.Handle("/healthz", web.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", web.HandleReadyz(logger, ready)).Methods(http.MethodGet)
 
@@ -19,4 +19,13 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(cont
 	protect := web.RequireAppToken(logger, appToken)
 	r.Handle("/products", protect(handleListProducts(logger, svc))).Methods(http.MethodGet)
 	r.Handle("/products/{id}", protect(handleGetProduct(logger, svc))).Methods(http.MethodGet)
+
+	// The catalog's steps of the checkout saga (TCC), and what a checker
+	// of the stock invariant reads.
+	r.Handle("/reservations", protect(handleListReservations(logger, res))).Methods(http.MethodGet)
+	r.Handle("/reservations/{order}", protect(handleGetReservation(logger, res))).Methods(http.MethodGet)
+	r.Handle("/reservations/{order}/try", protect(f.inject(logger, "try")(handleTryReservation(logger, res)))).Methods(http.MethodPost)
+	r.Handle("/reservations/{order}/confirm", protect(f.inject(logger, "confirm")(handleConfirmReservation(logger, res)))).Methods(http.MethodPost)
+	r.Handle("/reservations/{order}/cancel", protect(f.inject(logger, "cancel")(handleCancelReservation(logger, res)))).Methods(http.MethodPost)
+	r.Handle("/stock", protect(handleListStock(logger, res))).Methods(http.MethodGet)
 }

@@ -10,9 +10,9 @@ import (
 // seedProducts is the catalog every system starts with. Seeding is
 // insert-only, so editing an entry here changes nothing for a product
 // already stored: remove .data/ (make clean-data) to start over. The stock
-// levels are chosen for the saga tests to come: the burr grinder and the
-// espresso machine run out after a few orders, and the Geisha beans are
-// sold out from the start.
+// levels are chosen for the saga tests: the burr grinder and the espresso
+// machine run out after a few orders, the Geisha beans are sold out from the
+// start, and the 20 kettles meet 200 checkouts at once.
 //
 //	id                            name                                 price_cents  stock
 //	burr-grinder                  Conical Burr Grinder                        8990      3
@@ -22,7 +22,7 @@ import (
 //	espresso-machine              Dual-Boiler Espresso Machine              129900      2
 //	filter-coffee-500g            Filter Coffee, 500 g                        1290    200
 //	french-press-1l               French Press, 1 l                           3490     25
-//	gooseneck-kettle              Gooseneck Kettle, 0.9 l                     5990     12
+//	gooseneck-kettle              Gooseneck Kettle, 0.9 l                     5990     20
 //	limited-edition-geisha-250g   Limited Edition Geisha Beans, 250 g         4990      0
 //	paper-filters-100             Paper Filters, pack of 100                   590    500
 //	pour-over-dripper             Ceramic Pour-Over Dripper                   2190     40
@@ -35,7 +35,7 @@ var seedProducts = []Product{
 	{ID: "espresso-machine", Name: "Dual-Boiler Espresso Machine", PriceCents: 129900, Stock: Stock{Available: 2}},
 	{ID: "filter-coffee-500g", Name: "Filter Coffee, 500 g", PriceCents: 1290, Stock: Stock{Available: 200}},
 	{ID: "french-press-1l", Name: "French Press, 1 l", PriceCents: 3490, Stock: Stock{Available: 25}},
-	{ID: "gooseneck-kettle", Name: "Gooseneck Kettle, 0.9 l", PriceCents: 5990, Stock: Stock{Available: 12}},
+	{ID: "gooseneck-kettle", Name: "Gooseneck Kettle, 0.9 l", PriceCents: 5990, Stock: Stock{Available: 20}},
 	{ID: "limited-edition-geisha-250g", Name: "Limited Edition Geisha Beans, 250 g", PriceCents: 4990, Stock: Stock{Available: 0}},
 	{ID: "paper-filters-100", Name: "Paper Filters, pack of 100", PriceCents: 590, Stock: Stock{Available: 500}},
 	{ID: "pour-over-dripper", Name: "Ceramic Pour-Over Dripper", PriceCents: 2190, Stock: Stock{Available: 40}},

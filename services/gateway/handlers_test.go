@@ -104,6 +104,7 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 		{"a product, id escaped", http.MethodGet, "/api/v1/products/a%20b%3F", "", "", "catalog", "/products/a%20b%3F", ""},
 		{"place an order", http.MethodPost, "/api/v1/orders", `{"items":[]}`, tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders", adaID},
 		{"my orders", http.MethodGet, "/api/v1/orders?limit=2", "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders", adaID},
+		{"cancel one of my orders", http.MethodDelete, "/api/v1/orders/" + orderID, "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders/" + orderID, adaID},
 		{"one of my orders", http.MethodGet, "/api/v1/orders/" + orderID, "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders/" + orderID, adaID},
 	}
 	for _, tt := range tests {

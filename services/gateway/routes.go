@@ -34,7 +34,7 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle(api+"/products", public(inv.handle(logger, "catalog", fixedPath("/products")))).Methods(http.MethodGet)
 	r.Handle(api+"/products/{id}", public(inv.handle(logger, "catalog", varPath("/products/", "id", "")))).Methods(http.MethodGet)
 	r.Handle(api+"/orders", private(inv.handle(logger, "orders", callerPath("/users/", "/orders")))).Methods(http.MethodGet, http.MethodPost)
-	r.Handle(api+"/orders/{id}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet)
+	r.Handle(api+"/orders/{id}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet, http.MethodDelete)
 }
 
 // openAPISpec is the OpenAPI document of exactly the routes above; a test

@@ -14,3 +14,11 @@ func handleUserRegistered(logger *slog.Logger, svc *service) http.Handler {
 		return svc.Welcome(ctx, ev.ID, data)
 	})
 }
+
+// handleOrderFinished tells a user that their order completed or was
+// cancelled, once per event (order.completed and order.cancelled).
+func handleOrderFinished(logger *slog.Logger, svc *service) http.Handler {
+	return cloudevent.Handler(logger, func(ctx context.Context, ev cloudevent.Event, data orderFinished) (bool, error) {
+		return svc.OrderFinished(ctx, ev.ID, data)
+	})
+}

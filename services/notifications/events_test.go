@@ -236,3 +236,60 @@ func TestWelcomeBoundsTheQuotedName(t *testing.T) {
 	n := welcome("ev-1", userRegistered{UserID: adaID, Name: strings.Repeat("é", 5000)}, wantCreatedAt)
 	assert.Equal(t, "Welcome to daprshop, "+strings.Repeat("é", maxNameRunes)+"!", n.Message)
 }
+
+func orderEventRequest(path, eventID, data string) *http.Request {
+	body := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"orders","type":"com.daprshop.order","datacontenttype":"application/json","data":%s}`, eventID, data)
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/cloudevents+json")
+	r.Header.Set(web.AppTokenHeader, testToken)
+	return r
+}
+
+func TestOrderFinishedTellsTheUserOnce(t *testing.T) {
+	t.Parallel()
+	const orderID = "5f1e2d3c-4b5a-4697-8877-665544332211"
+	tests := []struct {
+		name, path, data string
+		wantKind         string
+		wantMessage      string
+	}{
+		{"completed", "/events/order-completed", `{"order_id":"` + orderID + `","user_id":"` + adaID + `","status":"completed","total_cents":10805}`,
+			"order_completed", "Your order " + orderID + " is confirmed: 108.05 charged."},
+		{"cancelled", "/events/order-cancelled", `{"order_id":"` + orderID + `","user_id":"` + adaID + `","status":"cancelled","total_cents":10805,"reason":"not enough stock of burr-grinder"}`,
+			"order_cancelled", "Your order " + orderID + " was cancelled: not enough stock of burr-grinder. You are not charged for it."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := newFakeInboxStore()
+			h := newTestServer(store, ready)
+			for range 2 { // a redelivery
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, orderEventRequest(tt.path, "ev-"+tt.name, tt.data))
+				assert.JSONEq(t, `{"status":"SUCCESS"}`, w.Body.String())
+			}
+			in, err := store.Inbox(t.Context(), adaID)
+			require.NoError(t, err)
+			require.Len(t, in.Items, 1)
+			assert.Equal(t, tt.wantKind, in.Items[0].Kind)
+			assert.Equal(t, tt.wantMessage, in.Items[0].Message)
+		})
+	}
+}
+
+func TestOrderFinishedDropsPoison(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{
+		`{"order_id":"x","user_id":"` + adaID + `","status":"completed"}`,
+		`{"order_id":"5f1e2d3c-4b5a-4697-8877-665544332211","user_id":"ada","status":"completed"}`,
+		`{"order_id":"5f1e2d3c-4b5a-4697-8877-665544332211","user_id":"` + adaID + `","status":"pending"}`,
+	} {
+		store := newFakeInboxStore()
+		w := httptest.NewRecorder()
+		newTestServer(store, ready).ServeHTTP(w, orderEventRequest("/events/order-completed", "ev-1", data))
+		assert.JSONEq(t, `{"status":"DROP"}`, w.Body.String(), data)
+		in, err := store.Inbox(t.Context(), adaID)
+		require.NoError(t, err)
+		assert.Empty(t, in.Items)
+	}
+}

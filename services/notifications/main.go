@@ -7,6 +7,8 @@
 //
 //	GET  /users/{id}/notifications  a user's inbox, newest first
 //	POST /events/user-registered    subscription route for user.registered
+//	POST /events/order-completed    subscription route for order.completed
+//	POST /events/order-cancelled    subscription route for order.cancelled
 //	GET  /healthz                   alive
 //	GET  /readyz                    its sidecar reachable
 //

@@ -80,3 +80,41 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// orderFinished is our copy of the orders service's order.completed and
+// order.cancelled events: only the fields this service reads.
+type orderFinished struct {
+	OrderID    string `json:"order_id"`
+	UserID     string `json:"user_id"`
+	Status     string `json:"status"`
+	TotalCents int64  `json:"total_cents"`
+	Reason     string `json:"reason"`
+}
+
+// Validate refuses an event that names no order or user in the stored id
+// form, or no final status.
+func (e orderFinished) Validate() error {
+	switch {
+	case !isCanonicalUUID(e.UserID) || !isCanonicalUUID(e.OrderID):
+		return fmt.Errorf("%w: user_id or order_id is not a lower-case UUID", cloudevent.ErrPoison)
+	case e.Status != "completed" && e.Status != "cancelled":
+		return fmt.Errorf("%w: status %q is not final", cloudevent.ErrPoison, e.Status)
+	}
+	return nil
+}
+
+// maxReasonRunes bounds the cancel reason quoted in a message.
+const maxReasonRunes = 300
+
+// orderNotice is the notification of a finished order.
+func orderNotice(eventID string, ev orderFinished, at time.Time) Notification {
+	n := Notification{ID: eventID, CreatedAt: at.UTC()}
+	if ev.Status == "completed" {
+		n.Kind = "order_completed"
+		n.Message = fmt.Sprintf("Your order %s is confirmed: %d.%02d charged.", ev.OrderID, ev.TotalCents/100, ev.TotalCents%100)
+		return n
+	}
+	n.Kind = "order_cancelled"
+	n.Message = fmt.Sprintf("Your order %s was cancelled: %s. You are not charged for it.", ev.OrderID, truncate(ev.Reason, maxReasonRunes))
+	return n
+}

@@ -21,4 +21,6 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(cont
 	protect := web.RequireAppToken(logger, appToken)
 	r.Handle("/users/{id}/notifications", protect(handleListNotifications(logger, svc))).Methods(http.MethodGet)
 	r.Handle("/events/user-registered", protect(handleUserRegistered(logger, svc))).Methods(http.MethodPost)
+	r.Handle("/events/order-completed", protect(handleOrderFinished(logger, svc))).Methods(http.MethodPost)
+	r.Handle("/events/order-cancelled", protect(handleOrderFinished(logger, svc))).Methods(http.MethodPost)
 }

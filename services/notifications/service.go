@@ -34,6 +34,15 @@ func (s *service) Welcome(ctx context.Context, eventID string, ev userRegistered
 	return added, nil
 }
 
+// OrderFinished tells a user how their order ended, once per event.
+func (s *service) OrderFinished(ctx context.Context, eventID string, ev orderFinished) (bool, error) {
+	added, err := s.store.AddOnce(ctx, ev.UserID, eventID, orderNotice(eventID, ev, s.now()))
+	if err != nil {
+		return false, fmt.Errorf("notify order %s: %w", ev.OrderID, err)
+	}
+	return added, nil
+}
+
 // List returns a user's notifications, newest first.
 func (s *service) List(ctx context.Context, userID string) ([]Notification, error) {
 	if !isCanonicalUUID(userID) {

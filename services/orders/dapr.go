@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +14,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dapr/durabletask-go/api"
+	"github.com/dapr/durabletask-go/workflow"
 	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/sidecar"
@@ -143,11 +149,13 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 				Key: orderKey(o.ID), Value: order, Metadata: jsonMeta,
 				Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
 			}},
-			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
+			{Type: dapr.StateOperationTypeUpsert, Item: indexItem},
+		}
+		if key != "" {
+			ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
 				Key: claimKey(o.UserID, key), Value: claimed,
 				Metadata: map[string]string{"contentType": "application/json", "ttlInSeconds": claimTTL},
-			}},
-			{Type: dapr.StateOperationTypeUpsert, Item: indexItem},
+			}})
 		}
 		err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)
 		if err == nil {
@@ -163,6 +171,42 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		}
 	}
 	return apperr.E(apperr.Conflict, "too many orders at once for this user; try again")
+}
+
+// maxUpdateAttempts bounds the retries of an order update that lost a race.
+const maxUpdateAttempts = 8
+
+// Update reads the order with its ETag, applies change and saves it under
+// that ETag, again on the fresh order when another write came in between.
+func (s *daprOrderStore) Update(ctx context.Context, id string, change func(*Order) error) (Order, error) {
+	for range maxUpdateAttempts {
+		item, err := s.client.GetState(ctx, s.store, orderKey(id), nil)
+		if err != nil {
+			return Order{}, sidecar.Err(err, "read order")
+		}
+		if item == nil || len(item.Value) == 0 {
+			return Order{}, apperr.E(apperr.NotFound, "order %s not found", id)
+		}
+		var o Order
+		if err := json.Unmarshal(item.Value, &o); err != nil {
+			return Order{}, fmt.Errorf("decode order %s: %w", id, err)
+		}
+		if err := change(&o); err != nil {
+			return Order{}, err
+		}
+		b, err := json.Marshal(o)
+		if err != nil {
+			return Order{}, err
+		}
+		err = s.client.SaveStateWithETag(ctx, s.store, orderKey(id), b, item.Etag, jsonMeta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+		if err == nil {
+			return o, nil
+		}
+		if !sidecar.IsETagMismatch(err) {
+			return Order{}, sidecar.Err(err, "save order")
+		}
+	}
+	return Order{}, apperr.E(apperr.Conflict, "order %s changed too often meanwhile; try again", id)
 }
 
 func (s *daprOrderStore) Order(ctx context.Context, id string) (Order, error) {
@@ -269,4 +313,201 @@ func (c *daprCatalog) Product(ctx context.Context, id string) (product, error) {
 	default:
 		return product{}, apperr.E(apperr.Unavailable, "the catalog answered %d; try again later", resp.StatusCode)
 	}
+}
+
+// invoker calls other apps by HTTP service invocation through this app's
+// own sidecar (the dapr-app-id header).
+type invoker struct {
+	base   string
+	token  string
+	client *http.Client
+}
+
+func newInvoker(sc sidecar.Config, client *http.Client) *invoker {
+	return &invoker{base: sc.HTTPBase(), token: sc.APIToken, client: client}
+}
+
+// reply is what an app answered: its status, and the detail of a problem.
+type reply struct {
+	status int
+	detail string
+}
+
+// post sends body as JSON to appID at path. A failure to get an answer from
+// the app itself (network, sidecar, access control, a 5xx) is an error; an
+// answer of the app, 4xx included, is returned.
+func (iv *invoker) post(ctx context.Context, appID, path string, body any) (reply, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return reply{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, iv.base+path, bytes.NewReader(b))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("dapr-app-id", appID)
+	if iv.token != "" {
+		req.Header.Set(sidecar.TokenHeader, iv.token)
+	}
+	resp, err := iv.client.Do(req)
+	if err != nil {
+		return reply{}, fmt.Errorf("call %s %s: %w", appID, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	isProblem := strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType)
+	switch {
+	case resp.StatusCode < 300:
+		return reply{status: resp.StatusCode}, nil
+	case resp.StatusCode >= 500 || !isProblem:
+		return reply{}, fmt.Errorf("call %s %s: answered %d: %.200s", appID, path, resp.StatusCode, raw)
+	}
+	var p web.Problem
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return reply{}, fmt.Errorf("call %s %s: unreadable problem: %w", appID, path, err)
+	}
+	return reply{status: resp.StatusCode, detail: p.Detail}, nil
+}
+
+var _ participants = (*daprParticipants)(nil)
+
+// daprParticipants are the catalog (TCC reservations) and payments
+// (charge, refund), each idempotent per order behind its barrier.
+type daprParticipants struct {
+	iv                      *invoker
+	catalogApp, paymentsApp string
+}
+
+type reserveBody struct {
+	Items []line `json:"items"`
+}
+
+func (p *daprParticipants) Reserve(ctx context.Context, orderID string, items []Item) (refusal, error) {
+	body := reserveBody{Items: make([]line, len(items))}
+	for i, it := range items {
+		body.Items[i] = line{ProductID: it.ProductID, Quantity: it.Quantity}
+	}
+	a, err := p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/try", body)
+	return refused(a, err, "") // the catalog says what is missing: "not enough stock of ..."
+}
+
+func (p *daprParticipants) Confirm(ctx context.Context, orderID string) (refusal, error) {
+	a, err := p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/confirm", struct{}{})
+	if err == nil && a.status == http.StatusConflict {
+		return refusal{Refused: true, Reason: "the stock reservation expired before the payment completed; the payment was refunded"}, nil
+	}
+	return refused(a, err, "")
+}
+
+func (p *daprParticipants) Release(ctx context.Context, orderID string) error {
+	return final(p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/cancel", struct{}{}))
+}
+
+type chargeBody struct {
+	UserID      string `json:"user_id"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+func (p *daprParticipants) Charge(ctx context.Context, orderID, userID string, amountCents int64) (refusal, error) {
+	a, err := p.iv.post(ctx, p.paymentsApp, "/charges/"+orderID, chargeBody{UserID: userID, AmountCents: amountCents})
+	return refused(a, err, "payment ") // payments says "declined: ..."
+}
+
+func (p *daprParticipants) Refund(ctx context.Context, orderID string) error {
+	return final(p.iv.post(ctx, p.paymentsApp, "/charges/"+orderID+"/refund", struct{}{}))
+}
+
+// refused turns a participant's 4xx into a refusal with a reason for the
+// customer.
+func refused(a reply, err error, prefix string) (refusal, error) {
+	if err != nil {
+		return refusal{}, err
+	}
+	if a.status >= 400 {
+		return refusal{Refused: true, Reason: prefix + a.detail}, nil
+	}
+	return refusal{}, nil
+}
+
+// final accepts a compensation's answer: success, or a 4xx that no retry
+// can change (it is recorded in the log by the participant).
+func final(a reply, err error) error {
+	if err != nil {
+		return err
+	}
+	if a.status >= 400 {
+		return fmt.Errorf("%w: compensation refused (%d): %s", errPermanent, a.status, a.detail)
+	}
+	return nil
+}
+
+// errPermanent marks a compensation a participant refuses for good.
+var errPermanent = errors.New("permanent")
+
+var _ publisher = (*daprPublisher)(nil)
+
+// daprPublisher publishes CloudEvents with ids of our choosing through the
+// sidecar: the envelope is ours (content type application/cloudevents+json)
+// so daprd keeps its id.
+type daprPublisher struct {
+	client dapr.Client
+	pubsub string
+	source string
+}
+
+func (p *daprPublisher) Publish(ctx context.Context, topic, eventID string, data any) error {
+	ev := map[string]any{
+		"specversion":     "1.0",
+		"id":              eventID,
+		"source":          p.source,
+		"type":            "com.daprshop." + topic,
+		"datacontenttype": "application/json",
+		"data":            data,
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	err = p.client.PublishEvent(ctx, p.pubsub, topic, b, dapr.PublishEventWithContentType("application/cloudevents+json"))
+	return sidecar.Err(err, "publish %s", topic)
+}
+
+var _ checkouts = (*daprCheckouts)(nil)
+
+// daprCheckouts starts and cancels checkout sagas on Dapr Workflow.
+type daprCheckouts struct {
+	wf *workflow.Client
+}
+
+// Start schedules the order's saga unless it exists: an instance that ran
+// before would otherwise be started over.
+func (c *daprCheckouts) Start(ctx context.Context, o Order) error {
+	exists, err := c.exists(ctx, o.ID)
+	if err != nil || exists {
+		return err
+	}
+	_, err = c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(o))
+	if status.Code(errors.Unwrap(err)) == codes.AlreadyExists || status.Code(err) == codes.AlreadyExists {
+		return nil // started by a concurrent request a moment ago
+	}
+	return sidecar.Err(err, "start checkout")
+}
+
+func (c *daprCheckouts) exists(ctx context.Context, id string) (bool, error) {
+	_, err := c.wf.FetchWorkflowMetadata(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
+		return false, nil
+	default:
+		return false, sidecar.Err(errors.Unwrap(err), "read checkout")
+	}
+}
+
+// Cancel raises the cancel event the saga looks for between its steps.
+func (c *daprCheckouts) Cancel(ctx context.Context, orderID string) error {
+	err := c.wf.RaiseEvent(ctx, orderID, cancelEvent)
+	return sidecar.Err(err, "cancel checkout")
 }

@@ -88,9 +88,11 @@ func (s *fakeOrderStore) Create(_ context.Context, o Order, key string, done cla
 		return apperr.E(apperr.Conflict, "order %s exists already", o.ID)
 	}
 	s.orders[o.ID] = o
-	k := o.UserID + "|" + key
-	s.claims[k] = done
-	s.version[k]++
+	if key != "" {
+		k := o.UserID + "|" + key
+		s.claims[k] = done
+		s.version[k]++
+	}
 	idx := s.index[o.UserID]
 	i, _ := slices.BinarySearch(idx, indexKey(o))
 	s.index[o.UserID] = slices.Insert(idx, i, indexKey(o))
@@ -160,4 +162,57 @@ func (c *fakeCatalog) Product(_ context.Context, id string) (product, error) {
 		return product{}, apperr.E(apperr.NotFound, "no product %s", id)
 	}
 	return p, nil
+}
+
+func (s *fakeOrderStore) Update(_ context.Context, id string, change func(*Order) error) (Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return Order{}, s.err
+	}
+	o, ok := s.orders[id]
+	if !ok {
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", id)
+	}
+	o.Steps = slices.Clone(o.Steps)
+	if err := change(&o); err != nil {
+		return Order{}, err
+	}
+	s.orders[id] = o
+	return o, nil
+}
+
+// fakeCheckouts records the sagas started and cancelled. When err is set,
+// every call returns it.
+type fakeCheckouts struct {
+	mu        sync.Mutex
+	started   map[string]Order
+	cancelled []string
+	err       error
+}
+
+var _ checkouts = (*fakeCheckouts)(nil)
+
+func newFakeCheckouts() *fakeCheckouts { return &fakeCheckouts{started: map[string]Order{}} }
+
+func (c *fakeCheckouts) Start(_ context.Context, o Order) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if _, ok := c.started[o.ID]; !ok {
+		c.started[o.ID] = o
+	}
+	return nil
+}
+
+func (c *fakeCheckouts) Cancel(_ context.Context, orderID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	c.cancelled = append(c.cancelled, orderID)
+	return nil
 }

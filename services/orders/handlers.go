@@ -66,3 +66,21 @@ func handleListOrders(logger *slog.Logger, svc *service) http.Handler {
 		web.Respond(w, http.StatusOK, listResponse{Items: orders, NextCursor: next})
 	})
 }
+
+// handleCancelOrder asks for a pending order to be cancelled: 202, the saga
+// stops at its next step and undoes what it did (GET shows it cancelled
+// shortly). An order cancelled already is 200; a completed one, 409.
+func handleCancelOrder(logger *slog.Logger, svc *service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o, err := svc.Cancel(r.Context(), mux.Vars(r)["user"], mux.Vars(r)["id"])
+		if err != nil {
+			web.Error(w, r, logger, err)
+			return
+		}
+		status := http.StatusAccepted
+		if o.Status == StatusCancelled {
+			status = http.StatusOK
+		}
+		web.Respond(w, status, o)
+	})
+}

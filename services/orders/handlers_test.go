@@ -52,17 +52,18 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type harness struct {
-	store   *fakeOrderStore
-	catalog *fakeCatalog
-	clock   *clock
-	handler http.Handler
+	store     *fakeOrderStore
+	catalog   *fakeCatalog
+	checkouts *fakeCheckouts
+	clock     *clock
+	handler   http.Handler
 }
 
 func newHarness() *harness {
-	h := &harness{store: newFakeOrderStore(), catalog: newFakeCatalog(), clock: &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	h := &harness{store: newFakeOrderStore(), catalog: newFakeCatalog(), checkouts: newFakeCheckouts(), clock: &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	var n atomic.Int64
 	newID := func() string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n.Add(1)) }
-	h.handler = newServer(discard, newService(h.store, h.catalog, h.clock.Now, newID), ready, testToken)
+	h.handler = newServer(discard, newService(h.store, h.catalog, h.checkouts, h.clock.Now, newID), ready, testToken)
 	return h
 }
 
@@ -100,8 +101,9 @@ func TestPlaceOrder(t *testing.T) {
 	assert.JSONEq(t, `{"id":"00000000-0000-4000-8000-000000000001","user_id":"`+adaID+`","status":"pending",
 		"items":[{"product_id":"espresso-beans-1kg","name":"Espresso beans, 1 kg","quantity":2,"price_cents":2450},
 		         {"product_id":"pour-over-kettle","name":"Pour-over kettle","quantity":1,"price_cents":5900}],
-		"total_cents":10800,"created_at":"2025-01-02T03:04:05Z"}`, w.Body.String())
+		"total_cents":10800,"created_at":"2025-01-02T03:04:05Z","steps":[]}`, w.Body.String())
 	assert.Len(t, h.store.orders, 1)
+	assert.Contains(t, h.checkouts.started, "00000000-0000-4000-8000-000000000001", "its checkout saga started")
 }
 
 func TestPlaceOrderRefusesBadInputAndChangesNothing(t *testing.T) {
@@ -165,6 +167,7 @@ func TestPlaceOrderRefusesBadInputAndChangesNothing(t *testing.T) {
 			}
 			assert.Empty(t, h.store.orders, "no order")
 			assert.Empty(t, h.store.claims, "the key stays free")
+			assert.Empty(t, h.checkouts.started, "no saga")
 		})
 	}
 }
@@ -382,4 +385,78 @@ func TestRoutesNeedTheAppToken(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, w.Code, r.URL.Path)
 	}
 	assert.Empty(t, h.store.claims)
+}
+
+// A saga that may or may not have started keeps the key: a retry finds the
+// same order id, never a second order.
+func TestCheckoutThatFailsToStartKeepsTheKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	h.checkouts.err = apperr.Wrap(apperr.Unavailable, errors.New("deadline exceeded"), "workflow engine unavailable")
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	assert.Empty(t, h.store.orders)
+
+	h.checkouts.mu.Lock()
+	h.checkouts.err = nil
+	h.checkouts.mu.Unlock()
+	assert.Equal(t, http.StatusConflict, h.place(adaID, "k1", oneLine).Code, "within the lease: in flight")
+	h.clock.Add(inFlightLease)
+	w = h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "00000000-0000-4000-8000-000000000001", "the id the key was given first")
+	assert.Len(t, h.store.orders, 1)
+}
+
+// The saga may save the order before the request does: the request then
+// answers with the order as saved.
+func TestOrderSavedByTheSagaFirst(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	id := "00000000-0000-4000-8000-000000000001"
+	var once sync.Once
+	h.store.onPut = func() {
+		once.Do(func() {
+			o := Order{ID: id, UserID: adaID, Status: StatusPending, Items: []Item{{ProductID: "espresso-beans-1kg", Name: "Espresso beans, 1 kg", Quantity: 2, PriceCents: 2450}},
+				TotalCents: 4900, CreatedAt: h.clock.Now(), Steps: []Step{}}
+			require.NoError(t, h.store.Create(context.Background(), o, "", claim{}))
+		})
+	}
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), id)
+	again := h.place(adaID, "k1", oneLine)
+	assert.Equal(t, w.Body.String(), again.Body.String())
+	assert.Len(t, h.store.orders, 1)
+}
+
+func TestCancelOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	for i := range 3 {
+		require.Equal(t, http.StatusAccepted, h.place(adaID, fmt.Sprint("k", i), oneLine).Code)
+	}
+	pending, completed, cancelled := "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"
+	for id, st := range map[string]Status{completed: StatusCompleted, cancelled: StatusCancelled} {
+		_, err := h.store.Update(context.Background(), id, func(o *Order) error { o.Status = st; return nil })
+		require.NoError(t, err)
+	}
+	tests := []struct {
+		name, user, id string
+		want           int
+	}{
+		{"pending", adaID, pending, http.StatusAccepted},
+		{"cancelled already", adaID, cancelled, http.StatusOK},
+		{"completed", adaID, completed, http.StatusConflict},
+		{"another user's", bobID, pending, http.StatusNotFound},
+		{"missing", adaID, "00000000-0000-4000-8000-000000000009", http.StatusNotFound},
+		{"not a UUID", adaID, "x", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := h.do(http.MethodDelete, "/users/"+tt.user+"/orders/"+tt.id, "", "")
+			assert.Equal(t, tt.want, w.Code, w.Body.String())
+		})
+	}
+	assert.Equal(t, []string{pending}, h.checkouts.cancelled, "only the pending order's saga is told")
 }

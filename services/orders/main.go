@@ -1,36 +1,46 @@
-// Command orders takes orders. POST /users/{user}/orders accepts an order
-// once per Idempotency-Key (scoped per user), prices it with the catalog
-// (HTTP service invocation through the sidecar) and keeps it pending: the
-// checkout saga that moves it on comes next.
+// Command orders takes orders and checks them out. POST /users/{user}/orders
+// accepts an order once per Idempotency-Key (scoped per user), prices it
+// with the catalog (HTTP service invocation through the sidecar) and starts
+// its checkout saga on Dapr Workflow (saga.go): reserve stock, charge,
+// confirm, or compensate; the result is published as order.completed or
+// order.cancelled.
 //
 // Routes (every one but health requires the app API token):
 //
 //	POST /users/{user}/orders        place an order (header Idempotency-Key)
 //	GET  /users/{user}/orders        the user's orders, newest first (limit, cursor)
-//	GET  /users/{user}/orders/{id}   one of the user's orders
+//	GET  /users/{user}/orders/{id}   one of the user's orders, with its saga steps
+//	DELETE /users/{user}/orders/{id} cancel a pending order (the saga compensates)
 //	GET  /healthz                    alive
 //	GET  /readyz                     its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8083),
 // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
-// STATE_STORE (orders-store), CATALOG_APP_ID (catalog), INVOKE_TIMEOUT
-// (3s, per catalog call), LOG_LEVEL.
+// STATE_STORE (orders-store), CATALOG_APP_ID (catalog), PAYMENTS_APP_ID
+// (payments), PUBSUB (pubsub), INVOKE_TIMEOUT (3s, per call to another
+// app), LOG_LEVEL.
 //
-// Dapr components: STATE_STORE, a transactional state store.
+// Dapr components: STATE_STORE, a transactional state store that is also
+// the actor state store (Dapr Workflow keeps the sagas' history there);
+// PUBSUB, for order.completed and order.cancelled.
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/dapr/durabletask-go/workflow"
 	"github.com/google/uuid"
 
+	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
@@ -50,6 +60,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	port := env.Or(getenv, "APP_PORT", "8083")
 	storeName := env.Or(getenv, "STATE_STORE", "orders-store")
 	catalogApp := env.Or(getenv, "CATALOG_APP_ID", "catalog")
+	paymentsApp := env.Or(getenv, "PAYMENTS_APP_ID", "payments")
+	pubsubName := env.Or(getenv, "PUBSUB", "pubsub")
 	timeout, err := time.ParseDuration(env.Or(getenv, "INVOKE_TIMEOUT", "3s"))
 	if err != nil || timeout <= 0 {
 		return fmt.Errorf("INVOKE_TIMEOUT: want a positive duration such as 3s, got %q", getenv("INVOKE_TIMEOUT"))
@@ -64,9 +76,57 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	cat := newDaprCatalog(sc, catalogApp, sidecar.NewHTTPClient(timeout))
-	svc := newService(newDaprOrderStore(client, storeName), cat, time.Now, uuid.NewString)
+	store := newDaprOrderStore(client, storeName)
+	httpClient := sidecar.NewHTTPClient(timeout)
+	cat := newDaprCatalog(sc, catalogApp, httpClient)
+	wf := workflow.NewClient(client.GrpcClientConn())
+	svc := newService(store, cat, &daprCheckouts{wf: wf}, time.Now, uuid.NewString)
+
+	sg := &saga{
+		store:  store,
+		parts:  &daprParticipants{iv: newInvoker(sc, httpClient), catalogApp: catalogApp, paymentsApp: paymentsApp},
+		events: &daprPublisher{client: client, pubsub: pubsubName, source: "orders"},
+		now:    time.Now,
+	}
+	registry := workflow.NewRegistry()
+	if err := sg.register(registry); err != nil {
+		return fmt.Errorf("register the checkout workflow: %w", err)
+	}
+	var working atomic.Bool
+	go runWorker(ctx, logger, wf, registry, &working)
+
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
-	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
+	ready := func(ctx context.Context) error {
+		if err := checker.Ready(ctx); err != nil {
+			return err
+		}
+		if !working.Load() {
+			return apperr.E(apperr.Unavailable, "the checkout workflow worker is not connected yet")
+		}
+		return nil
+	}
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, ready, appToken))
 	return web.Serve(ctx, srv, logger)
+}
+
+// runWorker connects the workflow worker to the sidecar, retrying until it
+// is up (the app may start first); once connected, the worker reconnects
+// by itself.
+func runWorker(ctx context.Context, logger *slog.Logger, wf *workflow.Client, r *workflow.Registry, working *atomic.Bool) {
+	delay := 250 * time.Millisecond
+	for {
+		err := wf.StartWorker(ctx, r)
+		if err == nil {
+			working.Store(true)
+			logger.InfoContext(ctx, "checkout workflow worker connected")
+			return
+		}
+		logger.DebugContext(ctx, "workflow worker not connected yet", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }

@@ -15,13 +15,24 @@ import (
 	"github.com/daprshop/daprshop/internal/apperr"
 )
 
-// Status is where an order stands. The checkout saga (next) moves a pending
-// order to completed or cancelled.
+// Status is where an order stands. The checkout saga moves a pending order
+// to completed or cancelled, and never back.
 type Status string
 
-// StatusPending is the status of an order that was accepted and not yet
-// checked out.
-const StatusPending Status = "pending"
+// The statuses of an order.
+const (
+	StatusPending   Status = "pending"   // accepted; the checkout saga runs
+	StatusCompleted Status = "completed" // stock sold, payment taken
+	StatusCancelled Status = "cancelled" // nothing kept: stock released, payment refunded
+)
+
+// Step is one step the checkout saga took for an order.
+type Step struct {
+	Name   string    `json:"name"`   // reserve, charge, confirm, refund, release
+	Status string    `json:"status"` // done, failed
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
 
 // Limits of one order.
 const (
@@ -45,6 +56,23 @@ type Order struct {
 	Items      []Item    `json:"items"`
 	TotalCents int64     `json:"total_cents"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Reason says, for the customer, why a cancelled order was cancelled.
+	Reason string `json:"reason,omitempty"`
+	// Steps are the saga's steps so far, oldest first.
+	Steps     []Step     `json:"steps"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
+// record adds a step unless the order has it already (an activity that ran
+// twice records its step once), and reports whether it did.
+func (o *Order) record(s Step) bool {
+	for _, have := range o.Steps {
+		if have.Name == s.Name && have.Status == s.Status {
+			return false
+		}
+	}
+	o.Steps = append(o.Steps, s)
+	return true
 }
 
 // line is one line of a request to place an order.

@@ -21,4 +21,5 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(cont
 	r.Handle("/users/{user}/orders", protect(handlePlaceOrder(logger, svc))).Methods(http.MethodPost)
 	r.Handle("/users/{user}/orders", protect(handleListOrders(logger, svc))).Methods(http.MethodGet)
 	r.Handle("/users/{user}/orders/{id}", protect(handleGetOrder(logger, svc))).Methods(http.MethodGet)
+	r.Handle("/users/{user}/orders/{id}", protect(handleCancelOrder(logger, svc))).Methods(http.MethodDelete)
 }

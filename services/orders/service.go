@@ -35,10 +35,14 @@ type orderStore interface {
 	PutClaim(ctx context.Context, userID, key string, c claim, version string) error
 	// DeleteClaim deletes a claim still at version; a changed one stays.
 	DeleteClaim(ctx context.Context, userID, key, version string) error
-	// Create saves, in one transaction, a new order, the done claim and the
-	// order's entry in its user's index. An order that exists already is
-	// apperr.Conflict, and nothing is written.
+	// Create saves, in one transaction, a new order, its entry in its
+	// user's index and, unless key is empty, the done claim of key. An
+	// order that exists already is apperr.Conflict, and nothing is written.
 	Create(ctx context.Context, o Order, key string, done claim) error
+	// Update applies change to an order and saves it unless it changed
+	// meanwhile, trying again on the fresh order a few times: no update is
+	// lost. An error from change saves nothing and is returned.
+	Update(ctx context.Context, id string, change func(*Order) error) (Order, error)
 	// Order reads an order.
 	Order(ctx context.Context, id string) (Order, error)
 	// Index returns the index keys of a user's orders, sorted (newest first).
@@ -52,6 +56,14 @@ type product struct {
 	ID         string `json:"id"`
 	Name       string `json:"name"`
 	PriceCents int64  `json:"price_cents"`
+}
+
+// checkouts runs the checkout saga of orders.
+type checkouts interface {
+	// Start starts the saga of o unless it was started already.
+	Start(ctx context.Context, o Order) error
+	// Cancel asks the saga of an order to stop and compensate.
+	Cancel(ctx context.Context, orderID string) error
 }
 
 // catalog prices products; an unknown product is apperr.NotFound.
@@ -70,14 +82,15 @@ const lookups = 4
 
 // service holds the use cases of the orders service.
 type service struct {
-	store   orderStore
-	catalog catalog
-	now     func() time.Time
-	newID   func() string
+	store     orderStore
+	catalog   catalog
+	checkouts checkouts
+	now       func() time.Time
+	newID     func() string
 }
 
-func newService(store orderStore, cat catalog, now func() time.Time, newID func() string) *service {
-	return &service{store: store, catalog: cat, now: now, newID: newID}
+func newService(store orderStore, cat catalog, co checkouts, now func() time.Time, newID func() string) *service {
+	return &service{store: store, catalog: cat, checkouts: co, now: now, newID: newID}
 }
 
 // Place places an order for userID once per Idempotency-Key and returns
@@ -122,14 +135,18 @@ func (s *service) Place(ctx context.Context, userID, key string, req placeOrder)
 		}
 	}
 
-	resp, err := s.create(ctx, userID, key, c, req)
+	items, err := s.price(ctx, req.Items)
 	if err != nil {
-		// Free the key so that a retry runs again, unless another request
-		// took it over meanwhile. The client may be gone: do it regardless.
+		// Nothing was started: free the key so that a retry runs again,
+		// unless another request took it over meanwhile. The client may be
+		// gone: do it regardless.
 		s.release(context.WithoutCancel(ctx), userID, key, c)
 		return nil, err
 	}
-	return resp, nil
+	// From here on the key is kept even on failure: a start that timed out
+	// may have started the saga, and a retry must find the same order id
+	// (after the lease, by taking the claim over).
+	return s.create(ctx, userID, key, c, items)
 }
 
 // errInFlight answers a request whose key is held by one still running.
@@ -161,15 +178,17 @@ func (s *service) replay(ctx context.Context, userID, key, fingerprint string) (
 	return answer(c, fingerprint)
 }
 
-// create prices the lines, then saves the order and completes the claim.
-func (s *service) create(ctx context.Context, userID, key string, c claim, req placeOrder) (json.RawMessage, error) {
-	items, err := s.price(ctx, req.Items)
-	if err != nil {
-		return nil, err
-	}
-	o := Order{ID: c.OrderID, UserID: userID, Status: StatusPending, Items: items, CreatedAt: s.now().UTC()}
+// create starts the order's checkout saga, then saves the order, its
+// entry in the user's index and the completed claim in one transaction.
+// The saga is started first and saves the order itself too (insert-only),
+// so that an order whose request died between the two is not lost.
+func (s *service) create(ctx context.Context, userID, key string, c claim, items []Item) (json.RawMessage, error) {
+	o := Order{ID: c.OrderID, UserID: userID, Status: StatusPending, Items: items, CreatedAt: s.now().UTC(), Steps: []Step{}}
 	for _, it := range items {
 		o.TotalCents += it.PriceCents * it.Quantity
+	}
+	if err := s.checkouts.Start(ctx, o); err != nil {
+		return nil, fmt.Errorf("start checkout of order %s: %w", o.ID, err)
 	}
 	resp, err := json.Marshal(o)
 	if err != nil {
@@ -177,12 +196,41 @@ func (s *service) create(ctx context.Context, userID, key string, c claim, req p
 	}
 	done := c
 	done.Done, done.Response = true, resp
-	if err := s.store.Create(ctx, o, key, done); err != nil {
+	err = s.store.Create(ctx, o, key, done)
+	if apperr.Is(err, apperr.Conflict) {
+		// Saved already, by the saga or by a request that took the key over.
+		return s.complete(ctx, userID, key, c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+	}
+	return resp, nil
+}
+
+// complete finishes claim c of an order that is saved: its response is the
+// order as stored.
+func (s *service) complete(ctx context.Context, userID, key string, c claim) (json.RawMessage, error) {
+	held, version, err := s.store.Claim(ctx, userID, key)
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if held.Done || held.OrderID != c.OrderID {
+		return answer(held, c.Fingerprint)
+	}
+	o, err := s.store.Order(ctx, c.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("read order %s: %w", c.OrderID, err)
+	}
+	resp, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode order: %w", err)
+	}
+	held.Done, held.Response = true, resp
+	if err := s.store.PutClaim(ctx, userID, key, held, version); err != nil {
 		if apperr.Is(err, apperr.Conflict) {
-			// A request that took the key over saved the order first.
 			return s.replay(ctx, userID, key, c.Fingerprint)
 		}
-		return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+		return nil, fmt.Errorf("complete idempotency key: %w", err)
 	}
 	return resp, nil
 }
@@ -275,4 +323,24 @@ func (s *service) Orders(ctx context.Context, userID string, p paging.Page) ([]O
 		return nil, "", fmt.Errorf("orders of %s: %w", userID, err)
 	}
 	return orders, next, nil
+}
+
+// Cancel asks for one of userID's pending orders to be cancelled: the saga
+// stops and undoes what it did. A cancelled order stays cancelled (the
+// request is idempotent); a completed one can no longer be cancelled.
+func (s *service) Cancel(ctx context.Context, userID, orderID string) (Order, error) {
+	o, err := s.Order(ctx, userID, orderID)
+	if err != nil {
+		return Order{}, err
+	}
+	switch o.Status {
+	case StatusCancelled:
+		return o, nil
+	case StatusCompleted:
+		return Order{}, apperr.E(apperr.Conflict, "order %s is completed and can no longer be cancelled", orderID)
+	}
+	if err := s.checkouts.Cancel(ctx, orderID); err != nil {
+		return Order{}, fmt.Errorf("cancel order %s: %w", orderID, err)
+	}
+	return o, nil
 }

@@ -1,10 +1,19 @@
-// Command payments keeps wallets. A new user's wallet is created, with a
-// starting credit, when payments consumes user.registered: an asynchronous
-// flow, with no call from users to payments.
+// Command payments keeps wallets and takes part in the checkout saga. A new
+// user's wallet is created, with a starting credit, when payments consumes
+// user.registered: an asynchronous flow, with no call from users to
+// payments. The orders service's saga charges an order (wallet to merchant)
+// and, to compensate, refunds it; both are idempotent per order through a
+// barrier (internal/barrier) kept in the same state transactions as the
+// money, so that money is never created or lost, an order is charged at
+// most once, and a refund that overtakes its charge blocks it for good.
 //
 // Routes (every one but health requires the app API token):
 //
 //	GET  /users/{id}/wallet          a user's wallet
+//	POST /charges/{order}            charge an order: {"user_id","amount_cents"}
+//	POST /charges/{order}/refund     refund it (no body, or {})
+//	GET  /charges/{order}            an order's charge
+//	GET  /merchant                   the merchant's balance
 //	POST /events/user-registered     subscription route for user.registered
 //	GET  /healthz                    alive
 //	GET  /readyz                     its sidecar reachable
@@ -12,8 +21,14 @@
 // Environment: APP_HOST (every interface when empty), APP_PORT (8084),
 // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
 // STATE_STORE (payments-store), STARTING_CREDIT_CENTS (100000), LOG_LEVEL.
+// Fault injection, off by default, for watching the saga recover:
+// FAULT_FAILURE_RATE (0; a fraction from 0 to 1 of charge and refund calls
+// answered 503 before anything is done), FAULT_LATENCY (0s; a Go duration
+// added before each charge and refund), FAULT_STEP (empty; charge or
+// refund: every call of that step is answered 503).
 //
-// Dapr components: STATE_STORE, a state store; the pub/sub named in
+// Dapr components: STATE_STORE, a transactional state store with ETags and
+// bulk reads (the records are laid out in ledger.go); the pub/sub named in
 // dapr/resources/subscriptions.yaml.
 package main
 
@@ -28,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
@@ -50,8 +66,15 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil || credit < 0 {
 		return fmt.Errorf("STARTING_CREDIT_CENTS: want a whole number of cents ≥ 0, got %q", getenv("STARTING_CREDIT_CENTS"))
 	}
+	f, err := parseFaults(getenv)
+	if err != nil {
+		return err
+	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "payments", getenv("LOG_LEVEL"))
+	if f.on() {
+		logger.WarnContext(ctx, "fault injection is on: charges and refunds fail or slow down on purpose", "faults", f)
+	}
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)
@@ -60,8 +83,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	svc := newService(newDaprWalletStore(client, storeName), time.Now, credit)
+	svc := newService(barrier.NewDaprStore(client, storeName), time.Now, credit)
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
-	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
+	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, f, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // newServer builds the router with its middleware.
-func newServer(logger *slog.Logger, svc *service, ready func(context.Context) error, appToken string) http.Handler {
+func newServer(logger *slog.Logger, svc *service, f faults, ready func(context.Context) error, appToken string) http.Handler {
 	r := web.NewRouter(logger)
-	addRoutes(r, logger, svc, ready, appToken)
+	addRoutes(r, logger, svc, f, ready, appToken)
 	return web.RequestID(r)
 }

@@ -1,0 +1,619 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/web"
+)
+
+// harness serves the catalog from one in-memory state store that holds the
+// products (behind the read cache, as in production) and the reservations,
+// with a clock the test moves.
+type harness struct {
+	state   *barrier.MemoryStore
+	clock   *clock
+	res     *reservations
+	handler http.Handler
+}
+
+func newHarness(t *testing.T, f faults) *harness {
+	t.Helper()
+	h := &harness{state: barrier.NewMemoryStore(), clock: newClock()}
+	products := &stateProductStore{state: h.state}
+	cached := newCache(products, ttl, h.clock.Now)
+	svc := newService(cached)
+	require.NoError(t, svc.Seed(context.Background(), testProducts))
+	h.res = newReservations(h.state, products, cached.Invalidate, h.clock.Now, reservationTTL, svc.requireSeeded)
+	h.res.backoff = func(int) time.Duration { return 0 }
+	h.handler = newServer(discard, svc, h.res, f, allReady(ready, svc.Ready), testToken)
+	return h
+}
+
+func (h *harness) do(method, target, contentType, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	r.Header.Set(web.AppTokenHeader, testToken)
+	w := httptest.NewRecorder()
+	h.handler.ServeHTTP(w, r)
+	return w
+}
+
+func (h *harness) post(target, body string) *httptest.ResponseRecorder {
+	return h.do(http.MethodPost, target, "application/json", body)
+}
+
+func (h *harness) get(target string) *httptest.ResponseRecorder {
+	return h.do(http.MethodGet, target, "", "")
+}
+
+// stock returns GET /stock by product id.
+func (h *harness) stock(t *testing.T) map[string]Stock {
+	t.Helper()
+	w := h.get("/stock")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	var out struct {
+		Items []stockResponse `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+	levels := map[string]Stock{}
+	for _, it := range out.Items {
+		levels[it.ID] = Stock{Available: it.Available, Reserved: it.Reserved, Sold: it.Sold}
+	}
+	return levels
+}
+
+// held returns GET /reservations?status=reserved.
+func (h *harness) held(t *testing.T) []reservationResponse {
+	t.Helper()
+	w := h.get("/reservations?status=reserved")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	var out reservationListResponse
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+	return out.Items
+}
+
+// assertInvariant checks every product against the seed: no unit created
+// or lost, and the reserved units are exactly those of the seed plus those
+// the held reservations hold.
+func (h *harness) assertInvariant(t *testing.T) {
+	t.Helper()
+	heldUnits := map[string]int64{}
+	for _, r := range h.held(t) {
+		assert.Equal(t, StatusReserved, r.Status)
+		for _, l := range r.Items {
+			heldUnits[l.ProductID] += l.Quantity
+		}
+	}
+	levels := h.stock(t)
+	require.Len(t, levels, len(testProducts))
+	for _, p := range testProducts {
+		got := levels[p.ID]
+		assert.Equal(t, p.Stock.Total(), got.Total(), "%s: available + reserved + sold", p.ID)
+		assert.Equal(t, p.Stock.Reserved+heldUnits[p.ID], got.Reserved, "%s: reserved by the held reservations", p.ID)
+		assert.GreaterOrEqual(t, got.Sold, p.Stock.Sold, "%s: sold never goes back", p.ID)
+	}
+}
+
+// step is one call of a scenario, or a move of the clock, or a sweep.
+type step struct {
+	op         string // try, confirm, cancel, get, advance, sweep
+	body       string // try: the body
+	advance    time.Duration
+	wantStatus int
+	wantBody   string // JSON; {order} and {expires} are replaced
+}
+
+const (
+	mug2  = `{"items":[{"product_id":"mug","quantity":2}]}`
+	mug2r = `{"order_id":"{order}","status":"reserved","items":[{"product_id":"mug","quantity":2}],"expires_at":"{expires}"}`
+)
+
+func (h *harness) run(t *testing.T, order string, s step) {
+	t.Helper()
+	var w *httptest.ResponseRecorder
+	switch s.op {
+	case "advance":
+		h.clock.Advance(s.advance)
+		return
+	case "sweep":
+		_, err := h.res.Sweep(context.Background())
+		require.NoError(t, err)
+		return
+	case "try":
+		w = h.post("/reservations/"+order+"/try", s.body)
+	case "confirm", "cancel":
+		w = h.post("/reservations/"+order+"/"+s.op, s.body)
+	case "get":
+		w = h.get("/reservations/" + order)
+	default:
+		t.Fatalf("unknown op %q", s.op)
+	}
+	require.Equal(t, s.wantStatus, w.Code, "%s: %s", s.op, w.Body.String())
+	if s.wantStatus >= 400 {
+		assertProblem(t, s.wantStatus, "", w)
+		return
+	}
+	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	if s.wantBody != "" {
+		expires := newClock().Now().Add(reservationTTL).Format(time.RFC3339Nano)
+		want := strings.NewReplacer("{order}", order, "{expires}", expires).Replace(s.wantBody)
+		assert.JSONEq(t, want, w.Body.String(), s.op)
+	}
+}
+
+func TestReservationScenarios(t *testing.T) {
+	t.Parallel()
+	confirmed := `{"order_id":"{order}","status":"confirmed"}`
+	cancelled := `{"order_id":"{order}","status":"cancelled"}`
+	tests := []struct {
+		name      string
+		steps     []step
+		wantStock Stock // of the mug afterwards (seeded with 8 available)
+	}{
+		{"try, confirm, each repeated; a cancel after it is refused", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "get", wantStatus: 200, wantBody: mug2r},
+			{op: "confirm", wantStatus: 200, wantBody: confirmed},
+			{op: "confirm", body: `{}`, wantStatus: 200, wantBody: confirmed},
+			{op: "cancel", wantStatus: 409},
+			{op: "get", wantStatus: 200, wantBody: strings.Replace(mug2r, "reserved", "confirmed", 1)},
+		}, Stock{Available: 6, Sold: 2}},
+		{"try, cancel, each repeated; a confirm after it is refused", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "cancel", body: `{}`, wantStatus: 200, wantBody: cancelled},
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+			{op: "confirm", wantStatus: 409},
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r}, // a late repeat replays, reserving nothing
+			{op: "get", wantStatus: 200, wantBody: strings.Replace(mug2r, "reserved", "cancelled", 1)},
+		}, Stock{Available: 8}},
+		{"a cancel before the try blocks it", []step{
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+			{op: "try", body: mug2, wantStatus: 409},
+			{op: "confirm", wantStatus: 409},
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+			{op: "get", wantStatus: 404},
+		}, Stock{Available: 8}},
+		{"a confirm without a try is refused", []step{
+			{op: "confirm", wantStatus: 409},
+			{op: "get", wantStatus: 404},
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r}, // a confirm blocks nothing
+		}, Stock{Available: 6, Reserved: 2}},
+		{"a repeat with other lines is refused", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "try", body: `{"items":[{"product_id":"mug","quantity":3}]}`, wantStatus: 409},
+		}, Stock{Available: 6, Reserved: 2}},
+		{"swept at its expiry: a late confirm is refused, the cancel succeeds", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "advance", advance: reservationTTL - time.Nanosecond},
+			{op: "sweep"},
+			{op: "get", wantStatus: 200, wantBody: mug2r},
+			{op: "advance", advance: time.Nanosecond},
+			{op: "sweep"},
+			{op: "get", wantStatus: 200, wantBody: strings.Replace(mug2r, "reserved", "expired", 1)},
+			{op: "confirm", wantStatus: 409},
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+		}, Stock{Available: 8}},
+		{"past its expiry, not swept yet: a confirm is refused and releases", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "advance", advance: reservationTTL},
+			{op: "confirm", wantStatus: 409},
+			{op: "get", wantStatus: 200, wantBody: strings.Replace(mug2r, "reserved", "expired", 1)},
+			{op: "confirm", wantStatus: 409},
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+		}, Stock{Available: 8}},
+		{"confirmed just in time: the sweeper leaves it sold", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "advance", advance: reservationTTL - time.Nanosecond},
+			{op: "confirm", wantStatus: 200, wantBody: confirmed},
+			{op: "advance", advance: reservationTTL},
+			{op: "sweep"},
+			{op: "get", wantStatus: 200, wantBody: strings.Replace(mug2r, "reserved", "confirmed", 1)},
+		}, Stock{Available: 6, Sold: 2}},
+		{"a cancel past the expiry releases", []step{
+			{op: "try", body: mug2, wantStatus: 200, wantBody: mug2r},
+			{op: "advance", advance: 2 * reservationTTL},
+			{op: "cancel", wantStatus: 200, wantBody: cancelled},
+			{op: "sweep"},
+			{op: "get", wantStatus: 200, wantBody: strings.Replace(mug2r, "reserved", "cancelled", 1)},
+		}, Stock{Available: 8}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, faults{})
+			order := uuid.NewString()
+			for i, s := range tt.steps {
+				h.run(t, order, s)
+				if t.Failed() {
+					t.Fatalf("step %d (%s) failed", i, s.op)
+				}
+				h.assertInvariant(t)
+			}
+			assert.Equal(t, tt.wantStock, h.stock(t)["mug"])
+		})
+	}
+}
+
+func TestTryRefusesWhatItCannotReserve(t *testing.T) {
+	t.Parallel()
+	line := func(id string, q int) string { return fmt.Sprintf(`{"product_id":%q,"quantity":%d}`, id, q) }
+	many := func(n int) string {
+		ls := make([]string, n)
+		for i := range ls {
+			ls[i] = line(fmt.Sprintf("p%d", i), 1)
+		}
+		return `{"items":[` + strings.Join(ls, ",") + `]}`
+	}
+	tests := []struct {
+		name        string
+		order       string
+		contentType string
+		body        string
+		storeErr    error
+		wantStatus  int
+		wantFields  []string
+		wantDetail  string // in the problem's detail
+	}{
+		{"order id not a UUID", "order-1", "application/json", mug2, nil, 400, []string{"order"}, ""},
+		{"order id in upper case", strings.ToUpper(uuid.NewString()), "application/json", mug2, nil, 400, []string{"order"}, ""},
+		{"order id without dashes", strings.ReplaceAll(uuid.NewString(), "-", ""), "application/json", mug2, nil, 400, []string{"order"}, ""},
+		{"empty body", "", "application/json", "", nil, 400, nil, ""},
+		{"not JSON", "", "text/plain", mug2, nil, 415, nil, ""},
+		{"unknown field", "", "application/json", `{"items":[` + line("mug", 1) + `],"note":"x"}`, nil, 400, []string{"note"}, ""},
+		{"two values", "", "application/json", mug2 + mug2, nil, 400, nil, ""},
+		{"no lines", "", "application/json", `{"items":[]}`, nil, 400, []string{"items"}, ""},
+		{"no items field", "", "application/json", `{}`, nil, 400, []string{"items"}, ""},
+		{"51 lines", "", "application/json", many(51), nil, 400, []string{"items"}, ""},
+		{"zero units", "", "application/json", `{"items":[` + line("mug", 0) + `]}`, nil, 400, []string{"items[0].quantity"}, ""},
+		{"101 units", "", "application/json", `{"items":[` + line("mug", 101) + `]}`, nil, 400, []string{"items[0].quantity"}, ""},
+		{"units not whole", "", "application/json", `{"items":[{"product_id":"mug","quantity":1.5}]}`, nil, 400, []string{"items.quantity"}, ""},
+		{"a product twice", "", "application/json", `{"items":[` + line("mug", 1) + `,` + line("kettle", 1) + `,` + line("mug", 2) + `]}`, nil, 400, []string{"items[2].product_id"}, ""},
+		{"bad product ids", "", "application/json", `{"items":[` + line("Mug", 1) + `,` + line("", 1) + `]}`, nil, 400, []string{"items[0].product_id", "items[1].product_id"}, ""},
+		{"unknown product", "", "application/json", `{"items":[` + line("mug", 1) + `,` + line("teapot", 1) + `]}`, nil, 422, []string{"items[1].product_id"}, "unknown product teapot"},
+		{"not enough stock on one line", "", "application/json", `{"items":[` + line("mug", 8) + `,` + line("beans-1kg", 4) + `]}`, nil, 422, []string{"items[1].quantity"}, "not enough stock of beans-1kg: 3 available, 4 asked"},
+		{"sold out", "", "application/json", `{"items":[` + line("kettle", 1) + `]}`, nil, 422, []string{"items[0].quantity"}, "not enough stock of kettle"},
+		{"store down", "", "application/json", mug2, storeDown, 503, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, faults{})
+			order := tt.order
+			if order == "" {
+				order = uuid.NewString()
+			}
+			h.state.Err = tt.storeErr
+			w := h.do(http.MethodPost, "/reservations/"+order+"/try", tt.contentType, tt.body)
+			h.state.Err = nil
+			require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
+			assertProblem(t, tt.wantStatus, "", w)
+			var p web.Problem
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+			var fields []string
+			for _, f := range p.Errors {
+				fields = append(fields, f.Field)
+			}
+			assert.Equal(t, tt.wantFields, fields)
+			assert.Contains(t, p.Detail, tt.wantDetail)
+			assert.Empty(t, h.held(t), "nothing reserved")
+			h.assertInvariant(t)
+		})
+	}
+}
+
+func TestReservationRoutesRefuseBadOrderIDs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, faults{})
+	for _, id := range []string{"order-1", strings.ToUpper(uuid.NewString()), "{" + uuid.NewString() + "}", strings.ReplaceAll(uuid.NewString(), "-", "")} {
+		for _, op := range []string{"confirm", "cancel", "get"} {
+			t.Run(op+" "+id, func(t *testing.T) {
+				t.Parallel()
+				var w *httptest.ResponseRecorder
+				if op == "get" {
+					w = h.get("/reservations/" + id)
+				} else {
+					w = h.post("/reservations/"+id+"/"+op, "")
+				}
+				require.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+				assertProblem(t, http.StatusBadRequest, "order", w)
+			})
+		}
+	}
+}
+
+func TestReservationRoutesNeedTheAppToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, faults{})
+	order := uuid.NewString()
+	tests := []struct{ method, target string }{
+		{http.MethodPost, "/reservations/" + order + "/try"},
+		{http.MethodPost, "/reservations/" + order + "/confirm"},
+		{http.MethodPost, "/reservations/" + order + "/cancel"},
+		{http.MethodGet, "/reservations/" + order},
+		{http.MethodGet, "/reservations?status=reserved"},
+		{http.MethodGet, "/stock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(tt.method, tt.target, strings.NewReader(mug2))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.handler.ServeHTTP(w, r)
+			require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+			assertProblem(t, http.StatusUnauthorized, "", w)
+		})
+	}
+	assert.Empty(t, h.held(t))
+}
+
+func TestListHeldReservations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, faults{})
+	orders := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
+	for _, o := range orders {
+		require.Equal(t, http.StatusOK, h.post("/reservations/"+o+"/try", `{"items":[{"product_id":"mug","quantity":1}]}`).Code)
+	}
+	require.Equal(t, http.StatusOK, h.post("/reservations/"+orders[1]+"/confirm", "").Code)
+
+	got := h.held(t)
+	want := []string{orders[0], orders[2]}
+	if want[0] > want[1] {
+		want[0], want[1] = want[1], want[0]
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.OrderID)
+	}
+	assert.Equal(t, want, ids, "the held ones, sorted by order id")
+	h.assertInvariant(t)
+
+	for _, q := range []string{"", "?status=confirmed", "?status=RESERVED"} {
+		w := h.get("/reservations" + q)
+		require.Equal(t, http.StatusBadRequest, w.Code, "%q: %s", q, w.Body.String())
+		assertProblem(t, http.StatusBadRequest, "status", w)
+	}
+}
+
+func TestListStock(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, faults{})
+	require.Equal(t, http.StatusOK, h.post("/reservations/"+uuid.NewString()+"/try", `{"items":[{"product_id":"mug","quantity":3},{"product_id":"beans-1kg","quantity":1}]}`).Code)
+	w := h.get("/stock")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	assert.JSONEq(t, `{"items":[
+		{"id":"beans-1kg","available":2,"reserved":2,"sold":2},
+		{"id":"kettle","available":0,"reserved":0,"sold":0},
+		{"id":"mug","available":5,"reserved":3,"sold":0}]}`, w.Body.String())
+
+	h.state.Err = storeDown
+	w = h.get("/stock")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+}
+
+func TestReservationRoutesWaitForTheSeed(t *testing.T) {
+	t.Parallel()
+	state := barrier.NewMemoryStore()
+	products := &stateProductStore{state: state}
+	require.NoError(t, products.Seed(context.Background(), testProducts)) // stored, but the service has not seeded
+	svc := newService(products)
+	res := newReservations(state, products, func(...string) {}, time.Now, reservationTTL, svc.requireSeeded)
+	h := &harness{state: state, res: res, handler: newServer(discard, svc, res, faults{}, ready, testToken)}
+	assert.Equal(t, http.StatusServiceUnavailable, h.post("/reservations/"+uuid.NewString()+"/try", mug2).Code)
+	assert.Equal(t, http.StatusServiceUnavailable, h.get("/stock").Code)
+}
+
+// A stock change made by a reservation drops the product from the read
+// cache: browsing sees it at once, not after the cache's TTL.
+func TestReservationsDropCachedProducts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, faults{})
+	available := func() int64 {
+		w := h.get("/products/mug")
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		var p productResponse
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
+		return p.Available
+	}
+	sold, released := uuid.NewString(), uuid.NewString()
+	steps := []struct {
+		target string
+		want   int64
+	}{
+		{"", 8}, // cached from here on
+		{"/reservations/" + sold + "/try", 6},
+		{"/reservations/" + released + "/try", 4},
+		{"/reservations/" + sold + "/confirm", 4},
+		{"/reservations/" + released + "/cancel", 6},
+	}
+	for _, s := range steps {
+		if s.target != "" {
+			require.Equal(t, http.StatusOK, h.post(s.target, mug2).Code, s.target)
+		}
+		assert.Equal(t, s.want, available(), s.target)
+	}
+	order := uuid.NewString()
+	require.Equal(t, http.StatusOK, h.post("/reservations/"+order+"/try", mug2).Code)
+	assert.Equal(t, int64(4), available())
+	h.clock.Advance(reservationTTL)
+	_, err := h.res.Sweep(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(6), available(), "an expiry drops it too")
+}
+
+// Many checkouts of one product at once: exactly its stock is reserved, the
+// others are refused as out of stock, none fails because of the others'
+// writes.
+func TestConcurrentTriesOnOneProduct(t *testing.T) {
+	t.Parallel()
+	const tries = 200
+	h := newHarness(t, faults{})
+	h.res.state = yieldingState{h.state} // interleave reads and writes
+	h.res.barrier = barrier.New(h.res.state, h.clock.Now)
+	body := func(i int) string {
+		if i%2 == 0 {
+			return `{"items":[{"product_id":"mug","quantity":1}]}`
+		}
+		return `{"items":[{"product_id":"mug","quantity":1},{"product_id":"beans-1kg","quantity":1}]}`
+	}
+	codes := make([]int, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			w := h.post("/reservations/"+uuid.NewString()+"/try", body(i))
+			codes[i] = w.Code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	assert.Equal(t, map[int]int{http.StatusOK: 8, http.StatusUnprocessableEntity: tries - 8}, count)
+	assert.Equal(t, int64(0), h.stock(t)["mug"].Available)
+	h.assertInvariant(t)
+}
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	wantSleep := 300 * time.Millisecond
+	tests := []struct {
+		name        string
+		faults      faults
+		random      float64
+		waitErr     error
+		wantTry     int
+		wantConfirm int
+		wantCancel  int
+		wantWaits   int
+	}{
+		{"off", faults{}, 0, nil, 200, 200, 200, 0},
+		{"every call fails", faults{rate: 1}, 0.999, nil, 503, 503, 503, 0},
+		{"a draw under the rate fails", faults{rate: 0.5}, 0.499, nil, 503, 503, 503, 0},
+		{"a draw at or over the rate passes", faults{rate: 0.5}, 0.5, nil, 200, 200, 200, 0},
+		{"the confirm step fails", faults{step: "confirm"}, 0, nil, 200, 503, 200, 0},
+		{"the try step fails", faults{step: "try"}, 0, nil, 503, 409, 200, 0},
+		{"latency before each", faults{latency: wantSleep}, 0, nil, 200, 200, 200, 3},
+		{"the caller leaves during the latency", faults{latency: wantSleep}, 0, context.Canceled, 503, 503, 503, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var waits []time.Duration
+			f := tt.faults
+			f.random = func() float64 { return tt.random }
+			f.wait = func(_ context.Context, d time.Duration) error {
+				mu.Lock()
+				defer mu.Unlock()
+				waits = append(waits, d)
+				return tt.waitErr
+			}
+			h := newHarness(t, f)
+			// A try and a confirm of one order, a cancel of another.
+			sold, other := uuid.NewString(), uuid.NewString()
+			for _, s := range []struct {
+				order, op string
+				want      int
+			}{{sold, "try", tt.wantTry}, {sold, "confirm", tt.wantConfirm}, {other, "cancel", tt.wantCancel}} {
+				w := h.post("/reservations/"+s.order+"/"+s.op, mug2)
+				assert.Equal(t, s.want, w.Code, "%s: %s", s.op, w.Body.String())
+				h.assertInvariant(t)
+			}
+			assert.Len(t, waits, tt.wantWaits)
+			for _, d := range waits {
+				assert.Equal(t, wantSleep, d)
+			}
+			assert.Equal(t, http.StatusOK, h.get("/stock").Code, "faults leave the reads alone")
+		})
+	}
+}
+
+func TestParseFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    faults
+		wantErr string
+	}{
+		{"off by default", nil, faults{}, ""},
+		{"all set", map[string]string{"FAULT_FAILURE_RATE": "0.25", "FAULT_LATENCY": "150ms", "FAULT_STEP": "cancel"}, faults{rate: 0.25, latency: 150 * time.Millisecond, step: "cancel"}, ""},
+		{"rate of one", map[string]string{"FAULT_FAILURE_RATE": "1"}, faults{rate: 1}, ""},
+		{"negative rate", map[string]string{"FAULT_FAILURE_RATE": "-0.1"}, faults{}, "FAULT_FAILURE_RATE"},
+		{"rate over one", map[string]string{"FAULT_FAILURE_RATE": "1.5"}, faults{}, "FAULT_FAILURE_RATE"},
+		{"rate not a number", map[string]string{"FAULT_FAILURE_RATE": "NaN"}, faults{}, "FAULT_FAILURE_RATE"},
+		{"rate as a percentage", map[string]string{"FAULT_FAILURE_RATE": "20%"}, faults{}, "FAULT_FAILURE_RATE"},
+		{"negative latency", map[string]string{"FAULT_LATENCY": "-1s"}, faults{}, "FAULT_LATENCY"},
+		{"latency without a unit", map[string]string{"FAULT_LATENCY": "200"}, faults{}, "FAULT_LATENCY"},
+		{"unknown step", map[string]string{"FAULT_STEP": "charge"}, faults{}, "FAULT_STEP"},
+		{"step in upper case", map[string]string{"FAULT_STEP": "TRY"}, faults{}, "FAULT_STEP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseFaults(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.NotNil(t, got.random)
+			assert.NotNil(t, got.wait)
+			got.random, got.wait = nil, nil
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestSleepEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, sleep(ctx, time.Hour), context.Canceled)
+	assert.NoError(t, sleep(context.Background(), 0))
+}
+
+func TestSweepUntilDone(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	ticks := make(chan time.Time)
+	swept := make(chan struct{})
+	results := []error{errors.New("store down"), nil}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		i := 0
+		sweepUntilDone(ctx, discard, ticks, func(context.Context) (int, error) {
+			err := results[i%len(results)]
+			i++
+			swept <- struct{}{}
+			return 1, err
+		})
+	}()
+	for range 3 { // a failed sweep does not stop the next
+		ticks <- time.Time{}
+		<-swept
+	}
+	cancel()
+	<-done // stops with its context
+}

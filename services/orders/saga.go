@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/dapr/durabletask-go/workflow"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+)
+
+// The checkout saga, hosted by Dapr Workflow (durable: it survives a crash
+// of this app or its sidecar and resumes from its history). One instance
+// per order, with the order id as its instance id, so a retried request
+// cannot start two. Steps:
+//
+//	save order → reserve stock (catalog try) → charge (payments)
+//	→ confirm the reservation (catalog confirm) → complete, publish order.completed
+//
+// On a refusal (out of stock, declined, reservation expired), a failure that
+// outlasts the retry policy, or the customer's cancel, it compensates in
+// reverse (refund, release), cancels the order with a reason the customer
+// can read and publishes order.cancelled. Every participant operation is
+// idempotent per (order, step) behind a barrier, because activities run at
+// least once and a timed-out call may still land: a compensation is run for
+// every step that was attempted, and one whose action never happened
+// succeeds doing nothing and blocks the late action.
+
+// Names registered with the workflow runtime: part of the saga's durable
+// history, so they never change.
+const (
+	checkoutWorkflow = "Checkout"
+	cancelEvent      = "cancel"
+	actSave          = "SaveOrder"
+	actReserve       = "ReserveStock"
+	actCharge        = "Charge"
+	actConfirm       = "ConfirmReservation"
+	actRefund        = "Refund"
+	actRelease       = "ReleaseStock"
+	actFinish        = "FinishOrder"
+)
+
+// Topics the saga publishes to.
+const (
+	topicCompleted = "order.completed"
+	topicCancelled = "order.cancelled"
+)
+
+// forwardRetry bounds the retries of a forward step: about 8 s of a
+// participant being unreachable before the saga gives up and compensates.
+var forwardRetry = &workflow.RetryPolicy{
+	MaxAttempts:          5,
+	InitialRetryInterval: 500 * time.Millisecond,
+	BackoffCoefficient:   2,
+	MaxRetryInterval:     4 * time.Second,
+	RetryTimeout:         30 * time.Second,
+}
+
+// undoRetry keeps compensating until it succeeds: an order must not stay
+// half done. (A day, then the saga fails loudly and waits for a human.)
+var undoRetry = &workflow.RetryPolicy{
+	MaxAttempts:          100000,
+	InitialRetryInterval: time.Second,
+	BackoffCoefficient:   2,
+	MaxRetryInterval:     15 * time.Second,
+	RetryTimeout:         24 * time.Hour,
+}
+
+// refusal is a participant's "no" to a forward step (out of stock,
+// declined): final, so the saga compensates instead of retrying.
+type refusal struct {
+	Refused bool   `json:"refused,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// participants are the services the saga changes. Errors are transient
+// (the call is retried); a refusal is an answer.
+type participants interface {
+	Reserve(ctx context.Context, orderID string, items []Item) (refusal, error)
+	Confirm(ctx context.Context, orderID string) (refusal, error)
+	Release(ctx context.Context, orderID string) error
+	Charge(ctx context.Context, orderID, userID string, amountCents int64) (refusal, error)
+	Refund(ctx context.Context, orderID string) error
+}
+
+// publisher publishes an event with a given CloudEvent id, so that a
+// repeated publish is recognised by subscribers as the same event.
+type publisher interface {
+	Publish(ctx context.Context, topic, eventID string, data any) error
+}
+
+// orderEvent is the payload of order.completed and order.cancelled.
+type orderEvent struct {
+	OrderID    string `json:"order_id"`
+	UserID     string `json:"user_id"`
+	Status     Status `json:"status"`
+	TotalCents int64  `json:"total_cents"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// saga holds what the workflow's activities use.
+type saga struct {
+	store  orderStore
+	parts  participants
+	events publisher
+	now    func() time.Time
+}
+
+// register adds the workflow and its activities to r.
+func (s *saga) register(r *workflow.Registry) error {
+	return errors.Join(
+		r.AddWorkflowN(checkoutWorkflow, checkout),
+		r.AddActivityN(actSave, s.saveOrder),
+		r.AddActivityN(actReserve, s.reserve),
+		r.AddActivityN(actCharge, s.charge),
+		r.AddActivityN(actConfirm, s.confirm),
+		r.AddActivityN(actRefund, s.refund),
+		r.AddActivityN(actRelease, s.release),
+		r.AddActivityN(actFinish, s.finish),
+	)
+}
+
+// finishInput tells FinishOrder how the saga ended.
+type finishInput struct {
+	OrderID string `json:"order_id"`
+	Status  Status `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// checkout is the workflow. It must be deterministic: everything that
+// touches the world is an activity.
+func checkout(ctx *workflow.WorkflowContext) (any, error) {
+	var o Order
+	if err := ctx.GetInput(&o); err != nil {
+		return nil, fmt.Errorf("checkout input: %w", err)
+	}
+	forward := func(name string, out *refusal) error {
+		return ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
+	}
+	undo := func(name string) error {
+		return ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil)
+	}
+	finish := func(status Status, reason string) (any, error) {
+		in := finishInput{OrderID: o.ID, Status: status, Reason: reason}
+		if err := ctx.CallActivity(actFinish, workflow.WithActivityInput(in), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
+			return nil, err
+		}
+		return status, nil
+	}
+	var attempted []string // forward steps tried, so maybe done
+	compensate := func(reason string) (any, error) {
+		ctx.SetCustomStatus("compensating: " + reason)
+		if slices.Contains(attempted, actCharge) {
+			if err := undo(actRefund); err != nil {
+				return nil, err
+			}
+		}
+		if slices.Contains(attempted, actReserve) {
+			if err := undo(actRelease); err != nil {
+				return nil, err
+			}
+		}
+		return finish(StatusCancelled, reason)
+	}
+	// cancelled reports a cancel the customer asked for, if it has arrived
+	// (a zero timeout takes only an event already in the history).
+	cancelled := func() bool {
+		return ctx.WaitForExternalEvent(cancelEvent, 0).Await(nil) == nil
+	}
+
+	if err := ctx.CallActivity(actSave, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		name, unreachable string
+	}{
+		{actReserve, "the catalog could not be reached; nothing was charged"},
+		{actCharge, "the payment service could not be reached; nothing was charged"},
+		{actConfirm, "the catalog could not be reached to confirm the stock; the payment was refunded"},
+	}
+	for _, st := range steps {
+		if cancelled() {
+			return compensate("cancelled at your request")
+		}
+		attempted = append(attempted, st.name)
+		var r refusal
+		if err := forward(st.name, &r); err != nil {
+			return compensate(st.unreachable)
+		}
+		if r.Refused {
+			return compensate(r.Reason)
+		}
+	}
+	return finish(StatusCompleted, "")
+}
+
+// The activities. Each may run more than once: the participants' barriers
+// and the order's own step list make a repeat a no-op.
+
+func (s *saga) saveOrder(ctx workflow.ActivityContext) (any, error) {
+	var o Order
+	if err := ctx.GetInput(&o); err != nil {
+		return nil, err
+	}
+	err := s.store.Create(ctx.Context(), o, "", claim{})
+	if err != nil && !apperr.Is(err, apperr.Conflict) {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (s *saga) reserve(ctx workflow.ActivityContext) (any, error) {
+	return s.forward(ctx, "reserve", func(c context.Context, o Order) (refusal, error) {
+		return s.parts.Reserve(c, o.ID, o.Items)
+	})
+}
+
+func (s *saga) charge(ctx workflow.ActivityContext) (any, error) {
+	return s.forward(ctx, "charge", func(c context.Context, o Order) (refusal, error) {
+		return s.parts.Charge(c, o.ID, o.UserID, o.TotalCents)
+	})
+}
+
+func (s *saga) confirm(ctx workflow.ActivityContext) (any, error) {
+	return s.forward(ctx, "confirm", func(c context.Context, o Order) (refusal, error) {
+		return s.parts.Confirm(c, o.ID)
+	})
+}
+
+func (s *saga) refund(ctx workflow.ActivityContext) (any, error) {
+	return s.forward(ctx, "refund", func(c context.Context, o Order) (refusal, error) {
+		return refusal{}, s.parts.Refund(c, o.ID)
+	})
+}
+
+func (s *saga) release(ctx workflow.ActivityContext) (any, error) {
+	return s.forward(ctx, "release", func(c context.Context, o Order) (refusal, error) {
+		return refusal{}, s.parts.Release(c, o.ID)
+	})
+}
+
+// forward runs one participant call and records its outcome on the order.
+func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(context.Context, Order) (refusal, error)) (any, error) {
+	var o Order
+	if err := ctx.GetInput(&o); err != nil {
+		return nil, err
+	}
+	r, err := call(ctx.Context(), o)
+	if err != nil {
+		return nil, fmt.Errorf("%s for order %s: %w", step, o.ID, err)
+	}
+	st := Step{Name: step, Status: "done", At: s.now().UTC()}
+	if r.Refused {
+		st.Status, st.Detail = "failed", r.Reason
+	}
+	if _, err := s.store.Update(ctx.Context(), o.ID, func(o *Order) error {
+		o.record(st)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("record %s of order %s: %w", step, o.ID, err)
+	}
+	return r, nil
+}
+
+// finish sets the order's final status and publishes its event, with an id
+// made of the order's, so a repeat is the same event to subscribers.
+func (s *saga) finish(ctx workflow.ActivityContext) (any, error) {
+	var in finishInput
+	if err := ctx.GetInput(&in); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	o, err := s.store.Update(ctx.Context(), in.OrderID, func(o *Order) error {
+		if o.Status != StatusPending {
+			return nil // finished by an earlier run of this activity
+		}
+		o.Status, o.Reason, o.UpdatedAt = in.Status, in.Reason, &now
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish order %s: %w", in.OrderID, err)
+	}
+	topic := topicCompleted
+	if o.Status == StatusCancelled {
+		topic = topicCancelled
+	}
+	ev := orderEvent{OrderID: o.ID, UserID: o.UserID, Status: o.Status, TotalCents: o.TotalCents, Reason: o.Reason}
+	if err := s.events.Publish(ctx.Context(), topic, topic+"-"+o.ID, ev); err != nil {
+		return nil, fmt.Errorf("publish %s for order %s: %w", topic, o.ID, err)
+	}
+	return nil, nil
+}
