@@ -338,7 +338,12 @@ func TestJetStreamTopicsOfTheRepository(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "pubsub", got[0].Name)
 	assert.Equal(t, "nats://127.0.0.1:4322", got[0].NatsURL)
-	assert.Equal(t, []string{"defaultusersuser.registeredoutbox", "user.registered", "user.registered.notifications.deadletter", "user.registered.payments.deadletter"}, got[0].Topics)
+	assert.Equal(t, []string{
+		"defaultusersuser.registeredoutbox",
+		"order.cancelled", "order.cancelled.notifications.deadletter",
+		"order.completed", "order.completed.notifications.deadletter",
+		"user.registered", "user.registered.notifications.deadletter", "user.registered.payments.deadletter",
+	}, got[0].Topics)
 }
 
 func TestStreamName(t *testing.T) {
