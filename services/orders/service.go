@@ -17,11 +17,14 @@ import (
 // fingerprint of its body, the id its order gets, and, once the order is
 // saved, the response every retry with the same key gets.
 type claim struct {
-	Fingerprint string          `json:"fingerprint"`
-	OrderID     string          `json:"order_id"`
-	StartedAt   time.Time       `json:"started_at"`
-	Done        bool            `json:"done"`
-	Response    json.RawMessage `json:"response,omitempty"`
+	Fingerprint string    `json:"fingerprint"`
+	OrderID     string    `json:"order_id"`
+	StartedAt   time.Time `json:"started_at"`
+	Done        bool      `json:"done"`
+	// Response is kept as bytes (base64 in JSON), not as nested JSON: a
+	// state store may re-encode JSON values (SQLite does, sorting keys),
+	// and a retry must get the same bytes.
+	Response []byte `json:"response,omitempty"`
 }
 
 // orderStore keeps orders, each user's index of them, and the claims of
@@ -160,7 +163,7 @@ func answer(c claim, fingerprint string) (json.RawMessage, error) {
 	case c.Fingerprint != fingerprint:
 		return nil, apperr.E(apperr.Unprocessable, "this Idempotency-Key was used for a different order; use a new key for a new order")
 	case c.Done:
-		return c.Response, nil
+		return json.RawMessage(c.Response), nil
 	default:
 		return nil, errInFlight
 	}
