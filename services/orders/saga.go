@@ -249,11 +249,16 @@ func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(cont
 		return nil, err
 	}
 	r, err := call(ctx.Context(), o)
-	if err != nil {
-		return nil, fmt.Errorf("%s for order %s: %w", step, o.ID, err)
-	}
 	st := Step{Name: step, Status: "done", At: s.now().UTC()}
-	if r.Refused {
+	switch {
+	case errors.Is(err, errPermanent):
+		// A compensation the participant refuses for good (a release of
+		// stock that a late confirm sold): no retry can change it, so it is
+		// recorded for a human to see rather than retried for a day.
+		st.Status, st.Detail = "failed", err.Error()
+	case err != nil:
+		return nil, fmt.Errorf("%s for order %s: %w", step, o.ID, err)
+	case r.Refused:
 		st.Status, st.Detail = "failed", r.Reason
 	}
 	if _, err := s.store.Update(ctx.Context(), o.ID, func(o *Order) error {
