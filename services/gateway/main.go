@@ -10,6 +10,12 @@
 //	GET  /api/v1/me                    → users         GET  /users/{caller}
 //	GET  /api/v1/notifications         → notifications GET  /users/{caller}/notifications
 //	GET  /api/v1/wallet                → payments      GET  /users/{caller}/wallet
+//	GET  /api/v1/products       public → catalog       GET  /products (query passed on)
+//	GET  /api/v1/products/{id}  public → catalog       GET  /products/{id}
+//	POST /api/v1/orders                → orders        POST /users/{caller}/orders (Idempotency-Key passed on)
+//	GET  /api/v1/orders                → orders        GET  /users/{caller}/orders
+//	GET  /api/v1/orders/{id}           → orders        GET  /users/{caller}/orders/{id}
+//	DELETE /api/v1/orders/{id}         → orders        DELETE /users/{caller}/orders/{id}
 //	GET  /healthz                      alive
 //	GET  /readyz                       its sidecar reachable
 //
