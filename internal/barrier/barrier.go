@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"time"
 )
@@ -106,14 +107,39 @@ type Barrier struct {
 	store    Store
 	now      func() time.Time
 	attempts int
+	backoff  func(attempt int) time.Duration
 }
 
-// maxAttempts bounds how often an op is re-run after losing a race.
-const maxAttempts = 8
+// maxAttempts bounds how often an op is run again after losing a race. A
+// transaction loses only to one that committed, so under contention every
+// attempt lets someone through: 200 ops racing on one record all get their
+// answer well within it.
+const maxAttempts = 64
+
+// Option changes how a Barrier retries.
+type Option func(*Barrier)
+
+// WithBackoff sets the pause before attempt n+1 after n lost races
+// (Backoff by default).
+func WithBackoff(backoff func(attempt int) time.Duration) Option {
+	return func(b *Barrier) { b.backoff = backoff }
+}
 
 // New returns a barrier keeping its records in store.
-func New(store Store, now func() time.Time) *Barrier {
-	return &Barrier{store: store, now: now, attempts: maxAttempts}
+func New(store Store, now func() time.Time, opts ...Option) *Barrier {
+	b := &Barrier{store: store, now: now, attempts: maxAttempts, backoff: Backoff}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+// Backoff is the default pause after n lost races: doubling from 1 ms up to
+// 50 ms, drawn from its upper half so that racers fall out of step.
+func Backoff(attempt int) time.Duration {
+	d := time.Millisecond << min(attempt-1, 6)
+	d = min(d, 50*time.Millisecond)
+	return d/2 + rand.N(d/2+1)
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
@@ -124,8 +150,10 @@ func Key(gid, branch string, kind Kind) string {
 }
 
 // Do runs op kind of (gid, branch) once, with work as its business change.
-// Errors from work are returned as they are (nothing is written); a race
-// lost maxAttempts times in a row is ErrConflict.
+// Errors from work are returned as they are (nothing is written). A lost
+// race (another write to the same records committed first) runs the op
+// again after a short pause; lost maxAttempts times in a row, or until ctx
+// ends, it is ErrConflict.
 func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {
 	if !namePattern.MatchString(gid) || !namePattern.MatchString(branch) {
 		return Outcome{}, fmt.Errorf("barrier: gid %q or branch %q is not a name", gid, branch)
@@ -135,13 +163,22 @@ func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Wo
 	default:
 		return Outcome{}, fmt.Errorf("barrier: unknown op %q", kind)
 	}
-	for range b.attempts {
+	for attempt := 1; ; attempt++ {
 		out, err := b.once(ctx, gid, branch, kind, work)
 		if !errors.Is(err, ErrConflict) {
 			return out, err
 		}
+		if attempt == b.attempts {
+			return Outcome{}, fmt.Errorf("barrier %s %s %s: %d races lost: %w", gid, branch, kind, attempt, err)
+		}
+		t := time.NewTimer(b.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Outcome{}, fmt.Errorf("barrier %s %s %s: %w (%w)", gid, branch, kind, ErrConflict, ctx.Err())
+		case <-t.C:
+		}
 	}
-	return Outcome{}, fmt.Errorf("barrier %s %s %s: %w", gid, branch, kind, ErrConflict)
 }
 
 func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {

@@ -308,3 +308,34 @@ func ExampleBarrier_Do() {
 	// {"charged":500} false
 	// {"charged":500} true
 }
+
+// contended is a store on which every transaction loses a race.
+type contended struct{ *barrier.MemoryStore }
+
+func (contended) Transact(context.Context, []barrier.Op) error { return barrier.ErrConflict }
+
+func TestDoBacksOffThenGivesUp(t *testing.T) {
+	t.Parallel()
+	var pauses atomic.Int64
+	b := barrier.New(contended{barrier.NewMemoryStore()}, now, barrier.WithBackoff(func(int) time.Duration { pauses.Add(1); return 0 }))
+	noop := func(context.Context) (json.RawMessage, []barrier.Op, error) { return nil, nil, nil }
+	_, err := b.Do(context.Background(), "g", "b", barrier.Try, noop)
+	assert.ErrorIs(t, err, barrier.ErrConflict)
+	assert.Equal(t, int64(63), pauses.Load(), "64 attempts, a pause between each")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = barrier.New(contended{barrier.NewMemoryStore()}, now).Do(ctx, "g", "b", barrier.Try, noop)
+	assert.ErrorIs(t, err, barrier.ErrConflict)
+	assert.ErrorIs(t, err, context.Canceled, "a caller gone stops the retries")
+}
+
+func TestBackoffGrowsAndStaysBounded(t *testing.T) {
+	t.Parallel()
+	for attempt := 1; attempt <= 100; attempt++ {
+		d := barrier.Backoff(attempt)
+		ceiling := min(time.Millisecond<<min(attempt-1, 6), 50*time.Millisecond)
+		assert.GreaterOrEqual(t, d, ceiling/2, "attempt %d", attempt)
+		assert.LessOrEqual(t, d, ceiling, "attempt %d", attempt)
+	}
+}

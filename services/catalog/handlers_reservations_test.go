@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -30,7 +31,7 @@ type harness struct {
 	handler http.Handler
 }
 
-func newHarness(t *testing.T, f faults) *harness {
+func newHarness(t *testing.T, f faults.Faults) *harness {
 	t.Helper()
 	h := &harness{state: barrier.NewMemoryStore(), clock: newClock()}
 	products := &stateProductStore{state: h.state}
@@ -38,7 +39,7 @@ func newHarness(t *testing.T, f faults) *harness {
 	svc := newService(cached)
 	require.NoError(t, svc.Seed(context.Background(), testProducts))
 	h.res = newReservations(h.state, products, cached.Invalidate, h.clock.Now, reservationTTL, svc.requireSeeded)
-	h.res.backoff = func(int) time.Duration { return 0 }
+	h.res.barrier = barrier.New(h.state, h.clock.Now, barrier.WithBackoff(func(int) time.Duration { return 0 }))
 	h.handler = newServer(discard, svc, h.res, f, allReady(ready, svc.Ready), testToken)
 	return h
 }
@@ -238,7 +239,7 @@ func TestReservationScenarios(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, faults{})
+			h := newHarness(t, faults.Faults{})
 			order := uuid.NewString()
 			for i, s := range tt.steps {
 				h.run(t, order, s)
@@ -295,7 +296,7 @@ func TestTryRefusesWhatItCannotReserve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, faults{})
+			h := newHarness(t, faults.Faults{})
 			order := tt.order
 			if order == "" {
 				order = uuid.NewString()
@@ -321,7 +322,7 @@ func TestTryRefusesWhatItCannotReserve(t *testing.T) {
 
 func TestReservationRoutesRefuseBadOrderIDs(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, faults{})
+	h := newHarness(t, faults.Faults{})
 	for _, id := range []string{"order-1", strings.ToUpper(uuid.NewString()), "{" + uuid.NewString() + "}", strings.ReplaceAll(uuid.NewString(), "-", "")} {
 		for _, op := range []string{"confirm", "cancel", "get"} {
 			t.Run(op+" "+id, func(t *testing.T) {
@@ -341,7 +342,7 @@ func TestReservationRoutesRefuseBadOrderIDs(t *testing.T) {
 
 func TestReservationRoutesNeedTheAppToken(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, faults{})
+	h := newHarness(t, faults.Faults{})
 	order := uuid.NewString()
 	tests := []struct{ method, target string }{
 		{http.MethodPost, "/reservations/" + order + "/try"},
@@ -367,7 +368,7 @@ func TestReservationRoutesNeedTheAppToken(t *testing.T) {
 
 func TestListHeldReservations(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, faults{})
+	h := newHarness(t, faults.Faults{})
 	orders := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
 	for _, o := range orders {
 		require.Equal(t, http.StatusOK, h.post("/reservations/"+o+"/try", `{"items":[{"product_id":"mug","quantity":1}]}`).Code)
@@ -395,7 +396,7 @@ func TestListHeldReservations(t *testing.T) {
 
 func TestListStock(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, faults{})
+	h := newHarness(t, faults.Faults{})
 	require.Equal(t, http.StatusOK, h.post("/reservations/"+uuid.NewString()+"/try", `{"items":[{"product_id":"mug","quantity":3},{"product_id":"beans-1kg","quantity":1}]}`).Code)
 	w := h.get("/stock")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -417,7 +418,7 @@ func TestReservationRoutesWaitForTheSeed(t *testing.T) {
 	require.NoError(t, products.Seed(context.Background(), testProducts)) // stored, but the service has not seeded
 	svc := newService(products)
 	res := newReservations(state, products, func(...string) {}, time.Now, reservationTTL, svc.requireSeeded)
-	h := &harness{state: state, res: res, handler: newServer(discard, svc, res, faults{}, ready, testToken)}
+	h := &harness{state: state, res: res, handler: newServer(discard, svc, res, faults.Faults{}, ready, testToken)}
 	assert.Equal(t, http.StatusServiceUnavailable, h.post("/reservations/"+uuid.NewString()+"/try", mug2).Code)
 	assert.Equal(t, http.StatusServiceUnavailable, h.get("/stock").Code)
 }
@@ -426,7 +427,7 @@ func TestReservationRoutesWaitForTheSeed(t *testing.T) {
 // cache: browsing sees it at once, not after the cache's TTL.
 func TestReservationsDropCachedProducts(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, faults{})
+	h := newHarness(t, faults.Faults{})
 	available := func() int64 {
 		w := h.get("/products/mug")
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -466,7 +467,7 @@ func TestReservationsDropCachedProducts(t *testing.T) {
 func TestConcurrentTriesOnOneProduct(t *testing.T) {
 	t.Parallel()
 	const tries = 200
-	h := newHarness(t, faults{})
+	h := newHarness(t, faults.Faults{})
 	h.res.state = yieldingState{h.state} // interleave reads and writes
 	h.res.barrier = barrier.New(h.res.state, h.clock.Now)
 	body := func(i int) string {
@@ -498,7 +499,7 @@ func TestFaults(t *testing.T) {
 	wantSleep := 300 * time.Millisecond
 	tests := []struct {
 		name        string
-		faults      faults
+		faults      faults.Faults
 		random      float64
 		waitErr     error
 		wantTry     int
@@ -506,14 +507,14 @@ func TestFaults(t *testing.T) {
 		wantCancel  int
 		wantWaits   int
 	}{
-		{"off", faults{}, 0, nil, 200, 200, 200, 0},
-		{"every call fails", faults{rate: 1}, 0.999, nil, 503, 503, 503, 0},
-		{"a draw under the rate fails", faults{rate: 0.5}, 0.499, nil, 503, 503, 503, 0},
-		{"a draw at or over the rate passes", faults{rate: 0.5}, 0.5, nil, 200, 200, 200, 0},
-		{"the confirm step fails", faults{step: "confirm"}, 0, nil, 200, 503, 200, 0},
-		{"the try step fails", faults{step: "try"}, 0, nil, 503, 409, 200, 0},
-		{"latency before each", faults{latency: wantSleep}, 0, nil, 200, 200, 200, 3},
-		{"the caller leaves during the latency", faults{latency: wantSleep}, 0, context.Canceled, 503, 503, 503, 3},
+		{"off", faults.Faults{}, 0, nil, 200, 200, 200, 0},
+		{"every call fails", faults.Faults{FailureRate: 1}, 0.999, nil, 503, 503, 503, 0},
+		{"a draw under the rate fails", faults.Faults{FailureRate: 0.5}, 0.499, nil, 503, 503, 503, 0},
+		{"a draw at or over the rate passes", faults.Faults{FailureRate: 0.5}, 0.5, nil, 200, 200, 200, 0},
+		{"the confirm step fails", faults.Faults{Step: "confirm"}, 0, nil, 200, 503, 200, 0},
+		{"the try step fails", faults.Faults{Step: "try"}, 0, nil, 503, 409, 200, 0},
+		{"latency before each", faults.Faults{Latency: wantSleep}, 0, nil, 200, 200, 200, 3},
+		{"the caller leaves during the latency", faults.Faults{Latency: wantSleep}, 0, context.Canceled, 503, 503, 503, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -521,8 +522,8 @@ func TestFaults(t *testing.T) {
 			var mu sync.Mutex
 			var waits []time.Duration
 			f := tt.faults
-			f.random = func() float64 { return tt.random }
-			f.wait = func(_ context.Context, d time.Duration) error {
+			f.Roll = func() float64 { return tt.random }
+			f.Wait = func(_ context.Context, d time.Duration) error {
 				mu.Lock()
 				defer mu.Unlock()
 				waits = append(waits, d)
@@ -546,51 +547,6 @@ func TestFaults(t *testing.T) {
 			assert.Equal(t, http.StatusOK, h.get("/stock").Code, "faults leave the reads alone")
 		})
 	}
-}
-
-func TestParseFaults(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    faults
-		wantErr string
-	}{
-		{"off by default", nil, faults{}, ""},
-		{"all set", map[string]string{"FAULT_FAILURE_RATE": "0.25", "FAULT_LATENCY": "150ms", "FAULT_STEP": "cancel"}, faults{rate: 0.25, latency: 150 * time.Millisecond, step: "cancel"}, ""},
-		{"rate of one", map[string]string{"FAULT_FAILURE_RATE": "1"}, faults{rate: 1}, ""},
-		{"negative rate", map[string]string{"FAULT_FAILURE_RATE": "-0.1"}, faults{}, "FAULT_FAILURE_RATE"},
-		{"rate over one", map[string]string{"FAULT_FAILURE_RATE": "1.5"}, faults{}, "FAULT_FAILURE_RATE"},
-		{"rate not a number", map[string]string{"FAULT_FAILURE_RATE": "NaN"}, faults{}, "FAULT_FAILURE_RATE"},
-		{"rate as a percentage", map[string]string{"FAULT_FAILURE_RATE": "20%"}, faults{}, "FAULT_FAILURE_RATE"},
-		{"negative latency", map[string]string{"FAULT_LATENCY": "-1s"}, faults{}, "FAULT_LATENCY"},
-		{"latency without a unit", map[string]string{"FAULT_LATENCY": "200"}, faults{}, "FAULT_LATENCY"},
-		{"unknown step", map[string]string{"FAULT_STEP": "charge"}, faults{}, "FAULT_STEP"},
-		{"step in upper case", map[string]string{"FAULT_STEP": "TRY"}, faults{}, "FAULT_STEP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseFaults(func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				assert.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.NotNil(t, got.random)
-			assert.NotNil(t, got.wait)
-			got.random, got.wait = nil, nil
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestSleepEndsWithItsContext(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	assert.ErrorIs(t, sleep(ctx, time.Hour), context.Canceled)
-	assert.NoError(t, sleep(context.Background(), 0))
 }
 
 func TestSweepUntilDone(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/paging"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -156,7 +157,7 @@ func newTestServer(t *testing.T, store productStore, products []Product) http.Ha
 	if products != nil {
 		require.NoError(t, svc.Seed(context.Background(), products))
 	}
-	return newServer(discard, svc, newTestReservations(svc, store), faults{}, allReady(ready, svc.Ready), testToken)
+	return newServer(discard, svc, newTestReservations(svc, store), faults.Faults{}, allReady(ready, svc.Ready), testToken)
 }
 
 func get(h http.Handler, target, token string) *httptest.ResponseRecorder {
@@ -344,7 +345,7 @@ func TestHealth(t *testing.T) {
 			if tt.seeded {
 				require.NoError(t, svc.Seed(context.Background(), testProducts))
 			}
-			h := newServer(discard, svc, newTestReservations(svc, svc.store), faults{}, allReady(tt.sidecar, svc.Ready), testToken)
+			h := newServer(discard, svc, newTestReservations(svc, svc.store), faults.Faults{}, allReady(tt.sidecar, svc.Ready), testToken)
 			w := get(h, tt.target, "") // no token: health is open
 			assert.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 		})

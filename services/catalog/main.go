@@ -50,6 +50,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/env"
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -79,12 +80,15 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	f, err := parseFaults(getenv)
+	f, err := faults.Parse(getenv, "try", "confirm", "cancel")
 	if err != nil {
 		return err
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "catalog", getenv("LOG_LEVEL"))
+	if f.On() {
+		logger.WarnContext(ctx, "fault injection is on: reservations fail or slow down on purpose", "faults", f)
+	}
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)

@@ -7,11 +7,12 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
 // addRoutes registers the whole API surface of the service.
-func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, res *reservations, f faults, ready func(context.Context) error, appToken string) {
+func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, res *reservations, f faults.Faults, ready func(context.Context) error, appToken string) {
 	r.Handle("/healthz", web.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", web.HandleReadyz(logger, ready)).Methods(http.MethodGet)
 
@@ -24,8 +25,8 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, res *reservatio
 	// of the stock invariant reads.
 	r.Handle("/reservations", protect(handleListReservations(logger, res))).Methods(http.MethodGet)
 	r.Handle("/reservations/{order}", protect(handleGetReservation(logger, res))).Methods(http.MethodGet)
-	r.Handle("/reservations/{order}/try", protect(f.inject(logger, "try")(handleTryReservation(logger, res)))).Methods(http.MethodPost)
-	r.Handle("/reservations/{order}/confirm", protect(f.inject(logger, "confirm")(handleConfirmReservation(logger, res)))).Methods(http.MethodPost)
-	r.Handle("/reservations/{order}/cancel", protect(f.inject(logger, "cancel")(handleCancelReservation(logger, res)))).Methods(http.MethodPost)
+	r.Handle("/reservations/{order}/try", protect(f.Wrap(logger, "try")(handleTryReservation(logger, res)))).Methods(http.MethodPost)
+	r.Handle("/reservations/{order}/confirm", protect(f.Wrap(logger, "confirm")(handleConfirmReservation(logger, res)))).Methods(http.MethodPost)
+	r.Handle("/reservations/{order}/cancel", protect(f.Wrap(logger, "cancel")(handleCancelReservation(logger, res)))).Methods(http.MethodPost)
 	r.Handle("/stock", protect(handleListStock(logger, res))).Methods(http.MethodGet)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -44,9 +43,6 @@ type reservations struct {
 	now      func() time.Time
 	ttl      time.Duration
 	seeded   func() error
-	// backoff is the pause before round n+1 after n rounds of the barrier
-	// (each up to 8 attempts) all lost a race.
-	backoff func(round int) time.Duration
 }
 
 func newReservations(state barrier.Store, products productStore, forget func(ids ...string), now func() time.Time, ttl time.Duration, seeded func() error) *reservations {
@@ -58,7 +54,6 @@ func newReservations(state barrier.Store, products productStore, forget func(ids
 		now:      now,
 		ttl:      ttl,
 		seeded:   seeded,
-		backoff:  conflictBackoff,
 	}
 }
 
@@ -438,37 +433,16 @@ func shardOp(items map[string]barrier.Item, key string, change func(*heldRecord)
 	return barrier.Op{Key: key, Value: b, ETag: it.ETag}, nil
 }
 
-// conflictRounds bounds the rounds of the barrier (each up to 8 attempts)
-// an op runs before it gives up as busy. A transaction loses a race only to
-// one that committed, so under contention every round makes progress for
-// someone: 200 tries racing on one product all get their answer well
-// within these.
-const conflictRounds = 25
-
-// do runs an op behind the barrier and runs it again, after a short
-// jittered pause, as long as it loses races to other writes of the same
-// records, up to conflictRounds rounds: a busy product delays a try but does
-// not fail it. Giving up is apperr.Unavailable, which the saga retries.
+// do runs an op behind the barrier, which runs it again after a short pause
+// as long as it loses races to other writes of the same records: a busy
+// product delays a try but does not fail it. Giving up is
+// apperr.Unavailable, which the saga retries.
 func (r *reservations) do(ctx context.Context, orderID string, kind barrier.Kind, work barrier.Work) (barrier.Outcome, error) {
-	for round := 1; ; round++ {
-		out, err := r.barrier.Do(ctx, orderID, reserveBranch, kind, work)
-		if !errors.Is(err, barrier.ErrConflict) {
-			return out, err
-		}
-		if round == conflictRounds {
-			return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the stock is busy; try again")
-		}
-		if err := sleep(ctx, r.backoff(round)); err != nil {
-			return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the stock is busy; try again")
-		}
+	out, err := r.barrier.Do(ctx, orderID, reserveBranch, kind, work)
+	if errors.Is(err, barrier.ErrConflict) {
+		return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the stock is busy; try again")
 	}
-}
-
-// conflictBackoff grows by 2 ms a round up to 20 ms, with jitter so that
-// the racers do not come back in step.
-func conflictBackoff(round int) time.Duration {
-	d := time.Duration(min(round, 10)) * 2 * time.Millisecond
-	return d/2 + rand.N(d/2+1)
+	return out, err
 }
 
 // Reservation returns the order's reservation.

@@ -591,7 +591,7 @@ func testConcurrentTries(t *testing.T, e reservationsEnv, tries, units int) {
 	ctx := context.Background()
 	res, _, counting := e.newRes(t)
 	var rounds atomic.Int64
-	res.backoff = func(round int) time.Duration { rounds.Add(1); return conflictBackoff(round) }
+	res.barrier = barrier.New(res.state, res.now, barrier.WithBackoff(func(attempt int) time.Duration { rounds.Add(1); return barrier.Backoff(attempt) }))
 	ids := e.seed(t, int64(units))
 	orders := make([]string, tries)
 	errs := make([]error, tries)

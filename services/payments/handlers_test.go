@@ -18,6 +18,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -33,7 +34,7 @@ const (
 var (
 	discard  = slog.New(slog.NewTextHandler(io.Discard, nil))
 	fixedNow = func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
-	noFaults = faults{}
+	noFaults = faults.Faults{}
 )
 
 func ready(context.Context) error { return nil }
@@ -42,7 +43,7 @@ func newTestServer(store barrier.Store) http.Handler {
 	return newTestServerWithFaults(store, noFaults)
 }
 
-func newTestServerWithFaults(store barrier.Store, f faults) http.Handler {
+func newTestServerWithFaults(store barrier.Store, f faults.Faults) http.Handler {
 	return newServer(discard, newService(store, fixedNow, credit), f, ready, testToken)
 }
 
@@ -482,18 +483,18 @@ func TestFaults(t *testing.T) {
 	never := func() float64 { return 0.99 }
 	tests := []struct {
 		name             string
-		faults           faults
+		faults           faults.Faults
 		wantCharge       int
 		wantRefund       int
 		wantChargeDetail string
 	}{
 		{name: "off", faults: noFaults, wantCharge: http.StatusOK, wantRefund: http.StatusOK},
-		{name: "every call fails", faults: faults{failureRate: 1, roll: never}, wantCharge: http.StatusServiceUnavailable, wantRefund: http.StatusServiceUnavailable, wantChargeDetail: "FAULT_FAILURE_RATE"},
-		{name: "the roll falls under the rate", faults: faults{failureRate: 0.5, roll: always}, wantCharge: http.StatusServiceUnavailable, wantRefund: http.StatusServiceUnavailable, wantChargeDetail: "FAULT_FAILURE_RATE"},
-		{name: "the roll falls above the rate", faults: faults{failureRate: 0.5, roll: never}, wantCharge: http.StatusOK, wantRefund: http.StatusOK},
-		{name: "charges fail", faults: faults{step: stepCharge, roll: never}, wantCharge: http.StatusServiceUnavailable, wantRefund: http.StatusOK, wantChargeDetail: "FAULT_STEP"},
-		{name: "refunds fail", faults: faults{step: stepRefund, roll: never}, wantCharge: http.StatusOK, wantRefund: http.StatusServiceUnavailable},
-		{name: "latency only", faults: faults{latency: 20 * time.Millisecond, roll: always}, wantCharge: http.StatusOK, wantRefund: http.StatusOK},
+		{name: "every call fails", faults: faults.Faults{FailureRate: 1, Roll: never}, wantCharge: http.StatusServiceUnavailable, wantRefund: http.StatusServiceUnavailable, wantChargeDetail: "FAULT_FAILURE_RATE"},
+		{name: "the roll falls under the rate", faults: faults.Faults{FailureRate: 0.5, Roll: always}, wantCharge: http.StatusServiceUnavailable, wantRefund: http.StatusServiceUnavailable, wantChargeDetail: "FAULT_FAILURE_RATE"},
+		{name: "the roll falls above the rate", faults: faults.Faults{FailureRate: 0.5, Roll: never}, wantCharge: http.StatusOK, wantRefund: http.StatusOK},
+		{name: "charges fail", faults: faults.Faults{Step: stepCharge, Roll: never}, wantCharge: http.StatusServiceUnavailable, wantRefund: http.StatusOK, wantChargeDetail: "FAULT_STEP"},
+		{name: "refunds fail", faults: faults.Faults{Step: stepRefund, Roll: never}, wantCharge: http.StatusOK, wantRefund: http.StatusServiceUnavailable},
+		{name: "latency only", faults: faults.Faults{Latency: 20 * time.Millisecond, Roll: always}, wantCharge: http.StatusOK, wantRefund: http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -508,7 +509,7 @@ func TestFaults(t *testing.T) {
 			}
 			refund := send(h, http.MethodPost, "/charges/"+orderID+"/refund", "", nil)
 			assert.Equal(t, tt.wantRefund, refund.Code, refund.Body.String())
-			assert.GreaterOrEqual(t, time.Since(began), 2*tt.faults.latency, "the latency is added to both calls")
+			assert.GreaterOrEqual(t, time.Since(began), 2*tt.faults.Latency, "the latency is added to both calls")
 
 			wallet, merchant := balances(t, store)
 			assert.Equal(t, int64(credit), wallet+merchant, "money conserved")
@@ -541,7 +542,7 @@ func TestFaults(t *testing.T) {
 func TestFaultLatencyEndsWithTheCall(t *testing.T) {
 	t.Parallel()
 	store := storeWithWallet(t)
-	h := newTestServerWithFaults(store, faults{latency: time.Hour, roll: func() float64 { return 0 }})
+	h := newTestServerWithFaults(store, faults.Faults{Latency: time.Hour, Roll: func() float64 { return 0 }})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/charges/"+orderID, strings.NewReader(chargeBody(adaID, 1)))

@@ -45,6 +45,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/env"
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
@@ -66,13 +67,13 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil || credit < 0 {
 		return fmt.Errorf("STARTING_CREDIT_CENTS: want a whole number of cents ≥ 0, got %q", getenv("STARTING_CREDIT_CENTS"))
 	}
-	f, err := parseFaults(getenv)
+	f, err := faults.Parse(getenv, stepCharge, stepRefund)
 	if err != nil {
 		return err
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "payments", getenv("LOG_LEVEL"))
-	if f.on() {
+	if f.On() {
 		logger.WarnContext(ctx, "fault injection is on: charges and refunds fail or slow down on purpose", "faults", f)
 	}
 

@@ -4,10 +4,8 @@ import (
 	"context"
 	"io"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func TestRunRefusesBadConfig(t *testing.T) {
@@ -34,34 +32,6 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			tt.env["APP_PORT"] = "0"
 			err := run(context.Background(), nil, func(k string) string { return tt.env[k] }, io.Discard)
 			assert.ErrorContains(t, err, tt.want)
-		})
-	}
-}
-
-func TestParseFaults(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		env  map[string]string
-		want faults
-		on   bool
-	}{
-		{"off by default", nil, faults{}, false},
-		{"explicitly off", map[string]string{"FAULT_FAILURE_RATE": "0", "FAULT_LATENCY": "0s"}, faults{}, false},
-		{"a failure rate", map[string]string{"FAULT_FAILURE_RATE": "0.25"}, faults{failureRate: 0.25}, true},
-		{"every call", map[string]string{"FAULT_FAILURE_RATE": "1"}, faults{failureRate: 1}, true},
-		{"latency", map[string]string{"FAULT_LATENCY": "150ms"}, faults{latency: 150 * time.Millisecond}, true},
-		{"a failing step", map[string]string{"FAULT_STEP": "refund"}, faults{step: stepRefund}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseFaults(func(k string) string { return tt.env[k] })
-			require.NoError(t, err)
-			require.NotNil(t, got.roll)
-			got.roll = nil
-			assert.Equal(t, tt.want, got)
-			assert.Equal(t, tt.on, got.on())
 		})
 	}
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
 // addRoutes registers the whole API surface of the service, event routes
 // included (dapr/resources/subscriptions.yaml points at them).
-func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, f faults, ready func(context.Context) error, appToken string) {
+func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, f faults.Faults, ready func(context.Context) error, appToken string) {
 	r.Handle("/healthz", web.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", web.HandleReadyz(logger, ready)).Methods(http.MethodGet)
 
@@ -23,8 +24,14 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, f faults, ready
 
 	// The checkout saga's branch (dapr/config/payments.yaml lets orders
 	// POST to the first two); faults, when configured, hit these two only.
-	r.Handle("/charges/{order}", protect(f.wrap(logger, stepCharge, handleChargeOrder(logger, svc)))).Methods(http.MethodPost)
-	r.Handle("/charges/{order}/refund", protect(f.wrap(logger, stepRefund, handleRefundOrder(logger, svc)))).Methods(http.MethodPost)
+	r.Handle("/charges/{order}", protect(f.Wrap(logger, stepCharge)(handleChargeOrder(logger, svc)))).Methods(http.MethodPost)
+	r.Handle("/charges/{order}/refund", protect(f.Wrap(logger, stepRefund)(handleRefundOrder(logger, svc)))).Methods(http.MethodPost)
 	r.Handle("/charges/{order}", protect(handleGetCharge(logger, svc))).Methods(http.MethodGet)
 	r.Handle("/merchant", protect(handleGetMerchant(logger, svc))).Methods(http.MethodGet)
 }
+
+// The steps faults can be injected into (FAULT_STEP).
+const (
+	stepCharge = "charge"
+	stepRefund = "refund"
+)

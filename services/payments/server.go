@@ -5,11 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
 // newServer builds the router with its middleware.
-func newServer(logger *slog.Logger, svc *service, f faults, ready func(context.Context) error, appToken string) http.Handler {
+func newServer(logger *slog.Logger, svc *service, f faults.Faults, ready func(context.Context) error, appToken string) http.Handler {
 	r := web.NewRouter(logger)
 	addRoutes(r, logger, svc, f, ready, appToken)
 	return web.RequestID(r)

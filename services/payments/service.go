@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/daprshop/daprshop/internal/apperr"
@@ -27,37 +26,10 @@ type service struct {
 	barrier *barrier.Barrier
 	now     func() time.Time
 	credit  int64 // cents every new wallet starts with
-	retry   retryPolicy
-}
-
-// retryPolicy says how often a charge or refund is run again after losing
-// every race of a barrier.Do (each of which already tries a few times in a
-// row), and how long to wait in between.
-type retryPolicy struct {
-	attempts int
-	backoff  func(attempt int) time.Duration
-}
-
-// conflictRetry spreads the charges that write one wallet or one merchant
-// shard at once: a failed round waits a few jittered milliseconds, doubling
-// up to 100 ms, before the barrier's next round of immediate attempts.
-var conflictRetry = retryPolicy{attempts: 16, backoff: jittered(2*time.Millisecond, 100*time.Millisecond)}
-
-// jittered returns a backoff that doubles from base up to ceiling, each
-// wait drawn from its upper half so that racers fall out of step.
-func jittered(base, ceiling time.Duration) func(int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := base
-		for i := 1; i < attempt && d < ceiling; i++ {
-			d *= 2
-		}
-		d = min(d, ceiling)
-		return d/2 + rand.N(d/2+1)
-	}
 }
 
 func newService(store barrier.Store, now func() time.Time, credit int64) *service {
-	return &service{store: store, barrier: barrier.New(store, now), now: now, credit: credit, retry: conflictRetry}
+	return &service{store: store, barrier: barrier.New(store, now), now: now, credit: credit}
 }
 
 // OpenWallet opens a new user's wallet with the starting credit, once: the
@@ -306,25 +278,14 @@ func (s *service) MerchantBalance(ctx context.Context) (int64, error) {
 	return sum, nil
 }
 
-// do runs an op of the order's charge branch, again after a short jittered
-// wait whenever it lost every race of a round (others wrote the same wallet
-// or merchant shard meanwhile), so that contention alone does not fail it.
-// Only when it keeps losing is it Unavailable: the caller may retry.
+// do runs an op of the order's charge branch behind the barrier, which runs
+// it again after a short pause whenever others wrote the same wallet or
+// merchant shard first, so that contention alone does not fail it. Only
+// when it keeps losing is it Unavailable: the caller may retry.
 func (s *service) do(ctx context.Context, orderID string, kind barrier.Kind, work barrier.Work) (barrier.Outcome, error) {
-	for attempt := 1; ; attempt++ {
-		out, err := s.barrier.Do(ctx, orderID, chargeBranch, kind, work)
-		if !errors.Is(err, barrier.ErrConflict) {
-			return out, err
-		}
-		if attempt >= s.retry.attempts {
-			return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the wallet or the merchant account is busy; try again")
-		}
-		t := time.NewTimer(s.retry.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, ctx.Err(), "the wallet or the merchant account is busy; try again")
-		case <-t.C:
-		}
+	out, err := s.barrier.Do(ctx, orderID, chargeBranch, kind, work)
+	if errors.Is(err, barrier.ErrConflict) {
+		return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the wallet or the merchant account is busy; try again")
 	}
+	return out, err
 }
