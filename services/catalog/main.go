@@ -68,15 +68,15 @@ func main() {
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	port := env.Or(getenv, "APP_PORT", "8082")
 	storeName := env.Or(getenv, "STATE_STORE", "catalog-store")
-	ttl, err := positiveDuration(getenv, "CACHE_TTL", "2s")
+	ttl, err := env.Duration(getenv, "CACHE_TTL", "2s")
 	if err != nil {
 		return err
 	}
-	reservationTTL, err := positiveDuration(getenv, "RESERVATION_TTL", "2m")
+	reservationTTL, err := env.Duration(getenv, "RESERVATION_TTL", "2m")
 	if err != nil {
 		return err
 	}
-	sweepInterval, err := positiveDuration(getenv, "SWEEP_INTERVAL", "1s")
+	sweepInterval, err := env.Duration(getenv, "SWEEP_INTERVAL", "1s")
 	if err != nil {
 		return err
 	}
@@ -131,11 +131,3 @@ func allReady(checks ...func(context.Context) error) func(context.Context) error
 	}
 }
 
-// positiveDuration reads a Go duration > 0 from key, def when unset.
-func positiveDuration(getenv func(string) string, key, def string) (time.Duration, error) {
-	d, err := time.ParseDuration(env.Or(getenv, key, def))
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s: want a Go duration > 0 such as %s, got %q", key, def, getenv(key))
-	}
-	return d, nil
-}

@@ -58,9 +58,9 @@ func main() {
 
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	port := env.Or(getenv, "APP_PORT", "8080")
-	timeout, err := time.ParseDuration(env.Or(getenv, "INVOKE_TIMEOUT", "10s"))
+	timeout, err := env.Duration(getenv, "INVOKE_TIMEOUT", "10s")
 	if err != nil {
-		return fmt.Errorf("INVOKE_TIMEOUT: %w", err)
+		return err
 	}
 	logger := logging.New(stdout, "gateway", getenv("LOG_LEVEL"))
 

@@ -62,9 +62,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	catalogApp := env.Or(getenv, "CATALOG_APP_ID", "catalog")
 	paymentsApp := env.Or(getenv, "PAYMENTS_APP_ID", "payments")
 	pubsubName := env.Or(getenv, "PUBSUB", "pubsub")
-	timeout, err := time.ParseDuration(env.Or(getenv, "INVOKE_TIMEOUT", "3s"))
-	if err != nil || timeout <= 0 {
-		return fmt.Errorf("INVOKE_TIMEOUT: want a positive duration such as 3s, got %q", getenv("INVOKE_TIMEOUT"))
+	timeout, err := env.Duration(getenv, "INVOKE_TIMEOUT", "3s")
+	if err != nil {
+		return err
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "orders", getenv("LOG_LEVEL"))

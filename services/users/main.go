@@ -52,9 +52,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	port := env.Or(getenv, "APP_PORT", "8081")
 	storeName := env.Or(getenv, "STATE_STORE", "users-store")
 	appToken := getenv("APP_API_TOKEN")
-	ttl, err := time.ParseDuration(env.Or(getenv, "TOKEN_TTL", "1h"))
+	ttl, err := env.Duration(getenv, "TOKEN_TTL", "1h")
 	if err != nil {
-		return fmt.Errorf("TOKEN_TTL: %w", err)
+		return err
 	}
 	cost, err := strconv.Atoi(env.Or(getenv, "BCRYPT_COST", "10"))
 	if err != nil {
