@@ -130,4 +130,3 @@ func allReady(checks ...func(context.Context) error) func(context.Context) error
 		return nil
 	}
 }
-
