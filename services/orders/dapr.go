@@ -272,46 +272,33 @@ func (s *daprOrderStore) Orders(ctx context.Context, ids []string) ([]Order, err
 	return orders, nil
 }
 
-// daprCatalog prices products by HTTP service invocation of the catalog app
-// through this app's own sidecar.
+// daprCatalog prices products by HTTP service invocation of the catalog app.
 type daprCatalog struct {
-	base   string // the sidecar's HTTP API
-	appID  string
-	token  string
-	client *http.Client
+	iv    *invoker
+	appID string
 }
 
 func newDaprCatalog(sc sidecar.Config, appID string, client *http.Client) *daprCatalog {
-	return &daprCatalog{base: sc.HTTPBase(), appID: appID, token: sc.APIToken, client: client}
+	return &daprCatalog{iv: newInvoker(sc, client), appID: appID}
 }
 
 func (c *daprCatalog) Product(ctx context.Context, id string) (product, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/products/"+url.PathEscape(id), nil)
-	if err != nil {
-		return product{}, err
-	}
-	req.Header.Set("dapr-app-id", c.appID)
-	if c.token != "" {
-		req.Header.Set(sidecar.TokenHeader, c.token)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return product{}, apperr.Wrap(apperr.Unavailable, err, "the catalog is unavailable; try again later")
-	}
-	defer resp.Body.Close()
-	isProblem := strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType)
+	r, err := c.iv.call(ctx, http.MethodGet, c.appID, "/products/"+url.PathEscape(id), nil)
 	switch {
-	case resp.StatusCode == http.StatusOK:
+	case err != nil:
+		return product{}, err
+	case r.status == http.StatusOK:
 		var p product
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&p); err != nil {
+		if err := json.Unmarshal(r.body, &p); err != nil {
 			return product{}, apperr.Wrap(apperr.Unavailable, err, "the catalog answered something unreadable")
 		}
 		return p, nil
-	case resp.StatusCode == http.StatusNotFound && isProblem:
-		// The catalog's own 404; a 404 from daprd (no such app) is not one.
+	case r.status == http.StatusNotFound:
+		// The catalog's own 404 (a problem); a 404 from daprd (no such
+		// app) is an error of call.
 		return product{}, apperr.E(apperr.NotFound, "no product %s", id)
 	default:
-		return product{}, apperr.E(apperr.Unavailable, "the catalog answered %d; try again later", resp.StatusCode)
+		return product{}, apperr.E(apperr.Unavailable, "the catalog answered %d; try again later", r.status)
 	}
 }
 
@@ -327,47 +314,64 @@ func newInvoker(sc sidecar.Config, client *http.Client) *invoker {
 	return &invoker{base: sc.HTTPBase(), token: sc.APIToken, client: client}
 }
 
-// reply is what an app answered: its status, and the detail of a problem.
+// reply is what an app answered: its status, its body, and the detail of
+// a problem.
 type reply struct {
 	status int
+	body   []byte
 	detail string
 }
 
-// post sends body as JSON to appID at path. A failure to get an answer from
-// the app itself (network, sidecar, access control, a 5xx) is an error; an
-// answer of the app, 4xx included, is returned.
-func (iv *invoker) post(ctx context.Context, appID, path string, body any) (reply, error) {
-	b, err := json.Marshal(body)
+// call sends body (none when nil) as JSON to appID at path. A failure to get
+// an answer from the app itself (network, sidecar, access control, a 5xx)
+// is an apperr.Unavailable; an answer of the app, 4xx included, is returned.
+func (iv *invoker) call(ctx context.Context, method, appID, path string, body any) (reply, error) {
+	var in io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return reply{}, err
+		}
+		in = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, iv.base+path, in)
 	if err != nil {
 		return reply{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, iv.base+path, bytes.NewReader(b))
-	if err != nil {
-		return reply{}, err
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("dapr-app-id", appID)
 	if iv.token != "" {
 		req.Header.Set(sidecar.TokenHeader, iv.token)
 	}
 	resp, err := iv.client.Do(req)
 	if err != nil {
-		return reply{}, fmt.Errorf("call %s %s: %w", appID, path, err)
+		return reply{}, apperr.Wrap(apperr.Unavailable, err, "%s could not be reached; try again later", appID)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return reply{}, apperr.Wrap(apperr.Unavailable, err, "%s's answer was cut off; try again later", appID)
+	}
 	isProblem := strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType)
 	switch {
 	case resp.StatusCode < 300:
-		return reply{status: resp.StatusCode}, nil
+		return reply{status: resp.StatusCode, body: raw}, nil
 	case resp.StatusCode >= 500 || !isProblem:
-		return reply{}, fmt.Errorf("call %s %s: answered %d: %.200s", appID, path, resp.StatusCode, raw)
+		return reply{}, apperr.Wrap(apperr.Unavailable, fmt.Errorf("%s %s answered %d: %.200s", method, path, resp.StatusCode, raw),
+			"%s is unavailable; try again later", appID)
 	}
 	var p web.Problem
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return reply{}, fmt.Errorf("call %s %s: unreadable problem: %w", appID, path, err)
+		return reply{}, apperr.Wrap(apperr.Unavailable, err, "%s answered an unreadable problem", appID)
 	}
-	return reply{status: resp.StatusCode, detail: p.Detail}, nil
+	return reply{status: resp.StatusCode, body: raw, detail: p.Detail}, nil
+}
+
+// post sends body as JSON to appID at path (see call).
+func (iv *invoker) post(ctx context.Context, appID, path string, body any) (reply, error) {
+	return iv.call(ctx, http.MethodPost, appID, path, body)
 }
 
 var _ participants = (*daprParticipants)(nil)
