@@ -21,6 +21,9 @@ import (
 // sys is the running system every test in this package uses.
 var sys *launcher.System
 
+// traces receives the spans of the running system.
+var traces *traceSink
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
@@ -47,6 +50,14 @@ func runWithSystem(m *testing.M) int {
 		return 1
 	}
 	defer logFile.Close()
+
+	// Before the system: every app and sidecar sends its spans here.
+	traces, err = startTraceSink("127.0.0.1:4318")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer traces.Close()
 
 	profile := os.Getenv("PROFILE")
 	began := time.Now()

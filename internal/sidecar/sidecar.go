@@ -10,12 +10,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 )
 
 // TokenHeader carries the Dapr API token, on gRPC metadata and HTTP alike.
@@ -51,11 +55,21 @@ func Dial(c Config) (dapr.Client, error) {
 		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			return streamer(withToken(ctx, c.APIToken), desc, cc, method, opts...)
 		}),
+		// A client span per call, and the W3C traceparent in the call's
+		// metadata, which daprd continues (into the CloudEvent it publishes,
+		// the workflow it starts, the state it saves).
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(tracedCall))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial sidecar gRPC port %s: %w", c.GRPCPort, err)
 	}
 	return dapr.NewClientWithConnection(conn), nil
+}
+
+// tracedCall leaves out of traces the workflow worker's long-lived stream
+// of work items, which would be one span as long as the app's life.
+func tracedCall(info *stats.RPCTagInfo) bool {
+	return !strings.HasSuffix(info.FullMethodName, "/GetWorkItems")
 }
 
 func withToken(ctx context.Context, token string) context.Context {
@@ -68,10 +82,33 @@ func withToken(ctx context.Context, token string) context.Context {
 // NewHTTPClient returns the one HTTP client an app uses to talk to its
 // sidecar: a shared transport so connections are reused, and a timeout on
 // every call so a stuck sidecar cannot hold a request forever.
+//
+// Every call is a client span, and carries the W3C traceparent so that the
+// sidecar, and the app it invokes, continue the caller's trace. The span
+// is named by method and target app ("POST catalog"), never by the path,
+// which holds ids.
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
-	return &http.Client{Transport: t, Timeout: timeout}
+	traced := otelhttp.NewTransport(t, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return r.Method + " " + targetApp(r)
+	}))
+	return &http.Client{Transport: traced, Timeout: timeout}
+}
+
+// targetApp names who a request to the sidecar is for: the app of a
+// service invocation (/v1.0/invoke/<app>/method/..., or the dapr-app-id
+// header), else the sidecar itself.
+func targetApp(r *http.Request) string {
+	if id := r.Header.Get("dapr-app-id"); id != "" {
+		return id
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/v1.0/invoke/"); ok {
+		if app, _, ok := strings.Cut(rest, "/"); ok && app != "" {
+			return app
+		}
+	}
+	return "dapr"
 }
 
 // Checker tells whether the sidecar is up for outbound calls.

@@ -88,11 +88,13 @@ func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 }
 
 // NewRouter returns the router every service starts from: problem bodies
-// for unknown paths and wrong methods, and panics turned into 500s.
+// for unknown paths and wrong methods, panics turned into 500s, and the
+// request's span and metrics named by the matched route (see Instrument).
 func NewRouter(logger *slog.Logger) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = NotFound(logger)
 	r.MethodNotAllowedHandler = MethodNotAllowed(logger)
+	r.Use(nameByRoute)
 	r.Use(mux.MiddlewareFunc(Recover(logger)))
 	return r
 }

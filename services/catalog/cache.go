@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/daprshop/daprshop/internal/apperr"
@@ -71,6 +73,27 @@ type cacheStats struct {
 	Misses int64
 }
 
+// cacheLookups is what Prometheus sees of every cache of the process.
+var cacheLookups = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "daprshop_cache_requests_total",
+	Help: "Lookups in an in-process read cache, by cache and result: hit (served from memory) or miss (went to the store or joined a load under way).",
+}, []string{"cache", "result"})
+
+var (
+	productHits   = cacheLookups.WithLabelValues("products", "hit")
+	productMisses = cacheLookups.WithLabelValues("products", "miss")
+)
+
+func (c *cache) hit(n int) {
+	c.hits.Add(int64(n))
+	productHits.Add(float64(n))
+}
+
+func (c *cache) miss(n int) {
+	c.misses.Add(int64(n))
+	productMisses.Add(float64(n))
+}
+
 // Stats returns the hit and miss counts since the cache was made.
 func (c *cache) Stats() cacheStats {
 	return cacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
@@ -83,10 +106,10 @@ func productCacheKey(id string) string { return "product/" + id }
 // Get returns a product from memory, or from the store.
 func (c *cache) Get(ctx context.Context, id string) (Product, error) {
 	if p, ok := c.cachedProduct(id); ok {
-		c.hits.Add(1)
+		c.hit(1)
 		return p, nil
 	}
-	c.misses.Add(1)
+	c.miss(1)
 	key := productCacheKey(id)
 	gen := c.generation(key)
 	v, err := c.load(ctx, key+"@"+strconv.FormatUint(gen, 10), func(ctx context.Context) (any, error) {
@@ -119,8 +142,8 @@ func (c *cache) GetMany(ctx context.Context, ids []string) ([]Product, error) {
 			missing = append(missing, id)
 		}
 	}
-	c.hits.Add(int64(len(ids) - len(missing)))
-	c.misses.Add(int64(len(missing)))
+	c.hit(len(ids) - len(missing))
+	c.miss(len(missing))
 	if len(missing) > 0 {
 		gens := make(map[string]uint64, len(missing))
 		var key strings.Builder
@@ -161,10 +184,10 @@ func (c *cache) Index(ctx context.Context) ([]string, error) {
 	e := c.index
 	c.mu.Unlock()
 	if e.fresh(c.now()) {
-		c.hits.Add(1)
+		c.hit(1)
 		return slices.Clone(e.val), nil
 	}
-	c.misses.Add(1)
+	c.miss(1)
 	gen := c.generation(indexCacheKey)
 	v, err := c.load(ctx, indexCacheKey+"@"+strconv.FormatUint(gen, 10), func(ctx context.Context) (any, error) {
 		ids, err := c.store.Index(ctx)

@@ -24,7 +24,11 @@
 // STATE_STORE (catalog-store), CACHE_TTL (2s, a Go duration > 0),
 // RESERVATION_TTL (2m, > 0: how long a reservation holds stock unconfirmed),
 // SWEEP_INTERVAL (1s, > 0: how often expired reservations are released),
-// LOG_LEVEL. Faults, off by default, for tests and demos of the saga's
+// LOG_LEVEL,
+// ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
+// admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
+// and the other standard OTEL_* variables (traces; see internal/telemetry).
+// Faults, off by default, for tests and demos of the saga's
 // retries and compensations: FAULT_FAILURE_RATE (0 to 1: that fraction of
 // try, confirm and cancel calls answer 503 before doing anything),
 // FAULT_LATENCY (a Go duration added before each of them), FAULT_STEP (try,
@@ -53,6 +57,7 @@ import (
 	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -86,6 +91,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "catalog", getenv("LOG_LEVEL"))
+	stopTelemetry, err := telemetry.Start(ctx, "catalog", getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 	if f.On() {
 		logger.WarnContext(ctx, "fault injection is on: reservations fail or slow down on purpose", "faults", f)
 	}

@@ -61,6 +61,11 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 					pr.Out.Header.Del(k)
 				}
 			}
+			// A client's trace context stays at the edge (the gateway's span
+			// links to it); the transport sends the gateway's own.
+			for _, k := range []string{"Traceparent", "Tracestate", "Baggage"} {
+				pr.Out.Header.Del(k)
+			}
 			pr.Out.Header.Set("dapr-app-id", appID)
 			if inv.token != "" {
 				pr.Out.Header.Set(sidecar.TokenHeader, inv.token)

@@ -23,7 +23,10 @@
 // DAPR_API_TOKEN, INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
 // JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
 // (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), CORS_ORIGINS
-// (comma-separated; none when empty), LOG_LEVEL.
+// (comma-separated; none when empty), LOG_LEVEL,
+// ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
+// admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
+// and the other standard OTEL_* variables (traces; see internal/telemetry).
 //
 // Dapr components: SECRET_STORE, holding the token signing key; otherwise
 // service invocation and name resolution only.
@@ -44,6 +47,7 @@ import (
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -63,6 +67,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	logger := logging.New(stdout, "gateway", getenv("LOG_LEVEL"))
+	stopTelemetry, err := telemetry.Start(ctx, "gateway", getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	httpClient := sidecar.NewHTTPClient(timeout)

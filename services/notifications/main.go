@@ -13,7 +13,10 @@
 //	GET  /readyz                    its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8085), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
-// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (notifications-store), LOG_LEVEL.
+// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (notifications-store), LOG_LEVEL,
+// ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
+// admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
+// and the other standard OTEL_* variables (traces; see internal/telemetry).
 //
 // Dapr components: STATE_STORE, a transactional state store; the pub/sub
 // named in dapr/resources/subscriptions.yaml.
@@ -32,6 +35,7 @@ import (
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -49,6 +53,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	storeName := env.Or(getenv, "STATE_STORE", "notifications-store")
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "notifications", getenv("LOG_LEVEL"))
+	stopTelemetry, err := telemetry.Start(ctx, "notifications", getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/daprshop/daprshop/internal/cloudevent"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -21,6 +22,20 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, ready func(cont
 	protect := web.RequireAppToken(logger, appToken)
 	r.Handle("/users/{id}/notifications", protect(handleListNotifications(logger, svc))).Methods(http.MethodGet)
 	r.Handle("/events/user-registered", protect(handleUserRegistered(logger, svc))).Methods(http.MethodPost)
-	r.Handle("/events/order-completed", protect(handleOrderFinished(logger, svc))).Methods(http.MethodPost)
-	r.Handle("/events/order-cancelled", protect(handleOrderFinished(logger, svc))).Methods(http.MethodPost)
+	r.Handle("/events/order-completed", protect(handleOrderFinished(logger, svc, "order.completed"))).Methods(http.MethodPost)
+	r.Handle("/events/order-cancelled", protect(handleOrderFinished(logger, svc, "order.cancelled"))).Methods(http.MethodPost)
+	// Every dead-letter topic of the system ends here, one route each
+	// (dapr/resources/subscriptions.yaml; a test keeps the two in step).
+	for _, dlq := range deadLetterTopics {
+		r.Handle("/events/dead-letters/"+dlq, protect(cloudevent.DeadLetterHandler(logger, dlq))).Methods(http.MethodPost)
+	}
+}
+
+// deadLetterTopics are the dead-letter topics of every subscription in the
+// system: notifications keeps watch over all of them.
+var deadLetterTopics = []string{
+	"user.registered.notifications.deadletter",
+	"user.registered.payments.deadletter",
+	"order.completed.notifications.deadletter",
+	"order.cancelled.notifications.deadletter",
 }

@@ -12,5 +12,5 @@ import (
 func newServer(logger *slog.Logger, svc *service, ready func(context.Context) error, appToken string) http.Handler {
 	r := web.NewRouter(logger)
 	addRoutes(r, logger, svc, ready, appToken)
-	return web.RequestID(r)
+	return web.Instrument(web.RequestID(r))
 }

@@ -481,7 +481,8 @@ var _ checkouts = (*daprCheckouts)(nil)
 
 // daprCheckouts starts and cancels checkout sagas on Dapr Workflow.
 type daprCheckouts struct {
-	wf *workflow.Client
+	wf      *workflow.Client
+	tracker *sagaTracker
 }
 
 // Start schedules the order's saga unless it exists: an instance that ran
@@ -495,7 +496,11 @@ func (c *daprCheckouts) Start(ctx context.Context, o Order) error {
 	if status.Code(errors.Unwrap(err)) == codes.AlreadyExists || status.Code(err) == codes.AlreadyExists {
 		return nil // started by a concurrent request a moment ago
 	}
-	return sidecar.Err(err, "start checkout")
+	if err != nil {
+		return sidecar.Err(err, "start checkout")
+	}
+	c.tracker.started(o)
+	return nil
 }
 
 func (c *daprCheckouts) exists(ctx context.Context, id string) (bool, error) {

@@ -18,7 +18,10 @@
 // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
 // STATE_STORE (orders-store), CATALOG_APP_ID (catalog), PAYMENTS_APP_ID
 // (payments), PUBSUB (pubsub), INVOKE_TIMEOUT (3s, per call to another
-// app), LOG_LEVEL.
+// app), LOG_LEVEL,
+// ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
+// admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
+// and the other standard OTEL_* variables (traces; see internal/telemetry).
 //
 // Dapr components: STATE_STORE, a transactional state store that is also
 // the actor state store (Dapr Workflow keeps the sagas' history there);
@@ -39,11 +42,13 @@ import (
 
 	"github.com/dapr/durabletask-go/workflow"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -68,6 +73,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "orders", getenv("LOG_LEVEL"))
+	stopTelemetry, err := telemetry.Start(ctx, "orders", getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)
@@ -80,13 +90,19 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	httpClient := sidecar.NewHTTPClient(timeout)
 	cat := newDaprCatalog(sc, catalogApp, httpClient)
 	wf := workflow.NewClient(client.GrpcClientConn())
-	svc := newService(store, cat, &daprCheckouts{wf: wf}, time.Now, uuid.NewString)
+	tracker := newSagaTracker(time.Now)
+	if err := prometheus.Register(tracker); err != nil {
+		return fmt.Errorf("register the saga metrics: %w", err)
+	}
+	defer prometheus.Unregister(tracker)
+	svc := newService(store, cat, &daprCheckouts{wf: wf, tracker: tracker}, time.Now, uuid.NewString)
 
 	sg := &saga{
-		store:  store,
-		parts:  &daprParticipants{iv: newInvoker(sc, httpClient), catalogApp: catalogApp, paymentsApp: paymentsApp},
-		events: &daprPublisher{client: client, pubsub: pubsubName, source: "orders"},
-		now:    time.Now,
+		store:   store,
+		parts:   &daprParticipants{iv: newInvoker(sc, httpClient), catalogApp: catalogApp, paymentsApp: paymentsApp},
+		events:  &daprPublisher{client: client, pubsub: pubsubName, source: "orders"},
+		now:     time.Now,
+		tracker: tracker,
 	}
 	registry := workflow.NewRegistry()
 	if err := sg.register(registry); err != nil {

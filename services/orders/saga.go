@@ -103,23 +103,24 @@ type orderEvent struct {
 
 // saga holds what the workflow's activities use.
 type saga struct {
-	store  orderStore
-	parts  participants
-	events publisher
-	now    func() time.Time
+	store   orderStore
+	parts   participants
+	events  publisher
+	now     func() time.Time
+	tracker *sagaTracker
 }
 
 // register adds the workflow and its activities to r.
 func (s *saga) register(r *workflow.Registry) error {
 	return errors.Join(
 		r.AddWorkflowN(checkoutWorkflow, checkout),
-		r.AddActivityN(actSave, s.saveOrder),
-		r.AddActivityN(actReserve, s.reserve),
-		r.AddActivityN(actCharge, s.charge),
-		r.AddActivityN(actConfirm, s.confirm),
-		r.AddActivityN(actRefund, s.refund),
-		r.AddActivityN(actRelease, s.release),
-		r.AddActivityN(actFinish, s.finish),
+		r.AddActivityN(actSave, traced(actSave, s.saveOrder)),
+		r.AddActivityN(actReserve, traced(actReserve, s.reserve)),
+		r.AddActivityN(actCharge, traced(actCharge, s.charge)),
+		r.AddActivityN(actConfirm, traced(actConfirm, s.confirm)),
+		r.AddActivityN(actRefund, traced(actRefund, s.refund)),
+		r.AddActivityN(actRelease, traced(actRelease, s.release)),
+		r.AddActivityN(actFinish, traced(actFinish, s.finish)),
 	)
 }
 
@@ -248,7 +249,13 @@ func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(cont
 	if err := ctx.GetInput(&o); err != nil {
 		return nil, err
 	}
+	s.tracker.running(o.ID, o.CreatedAt, step == "refund" || step == "release")
 	r, err := call(ctx.Context(), o)
+	if err != nil && !errors.Is(err, errPermanent) {
+		sagaSteps.WithLabelValues(step, "error").Inc()
+	} else {
+		sagaSteps.WithLabelValues(step, "ok").Inc()
+	}
 	st := Step{Name: step, Status: "done", At: s.now().UTC()}
 	switch {
 	case errors.Is(err, errPermanent):
@@ -278,15 +285,23 @@ func (s *saga) finish(ctx workflow.ActivityContext) (any, error) {
 		return nil, err
 	}
 	now := s.now().UTC()
+	var ended bool // by this run, not an earlier one
 	o, err := s.store.Update(ctx.Context(), in.OrderID, func(o *Order) error {
+		ended = false // Update may call again after a lost race
 		if o.Status != StatusPending {
 			return nil // finished by an earlier run of this activity
 		}
 		o.Status, o.Reason, o.UpdatedAt = in.Status, in.Reason, &now
+		ended = true
 		return nil
 	})
 	if err != nil {
+		sagaSteps.WithLabelValues("finish", "error").Inc()
 		return nil, fmt.Errorf("finish order %s: %w", in.OrderID, err)
+	}
+	if ended {
+		sagasFinished.WithLabelValues(outcomeOf(o.Status)).Inc()
+		sagaDuration.WithLabelValues(outcomeOf(o.Status)).Observe(now.Sub(o.CreatedAt).Seconds())
 	}
 	topic := topicCompleted
 	if o.Status == StatusCancelled {
@@ -294,7 +309,10 @@ func (s *saga) finish(ctx workflow.ActivityContext) (any, error) {
 	}
 	ev := orderEvent{OrderID: o.ID, UserID: o.UserID, Status: o.Status, TotalCents: o.TotalCents, Reason: o.Reason}
 	if err := s.events.Publish(ctx.Context(), topic, topic+"-"+o.ID, ev); err != nil {
+		sagaSteps.WithLabelValues("finish", "error").Inc()
 		return nil, fmt.Errorf("publish %s for order %s: %w", topic, o.ID, err)
 	}
+	sagaSteps.WithLabelValues("finish", "ok").Inc()
+	s.tracker.finished(o.ID)
 	return nil, nil
 }

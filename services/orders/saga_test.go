@@ -94,7 +94,8 @@ func newSaga(t *testing.T) (*saga, *fakeOrderStore, *fakeParticipants, *fakePubl
 	store, parts, pub := newFakeOrderStore(), &fakeParticipants{refuse: map[string]string{}, fail: map[string]error{}, calls: map[string]int{}}, &fakePublisher{}
 	o := Order{ID: "5f1e2d3c-4b5a-4697-8877-665544332211", UserID: adaID, Status: StatusPending, TotalCents: 4900,
 		Items: []Item{{ProductID: "espresso-beans-1kg", Quantity: 2, PriceCents: 2450}}, Steps: []Step{}}
-	s := &saga{store: store, parts: parts, events: pub, now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }}
+	now := func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
+	s := &saga{store: store, parts: parts, events: pub, now: now, tracker: newSagaTracker(now)}
 	_, err := s.saveOrder(input(t, o))
 	require.NoError(t, err)
 	_, err = s.saveOrder(input(t, o))

@@ -20,7 +20,10 @@
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8084),
 // DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
-// STATE_STORE (payments-store), STARTING_CREDIT_CENTS (100000), LOG_LEVEL.
+// STATE_STORE (payments-store), STARTING_CREDIT_CENTS (100000), LOG_LEVEL,
+// ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
+// admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
+// and the other standard OTEL_* variables (traces; see internal/telemetry).
 // Fault injection, off by default, for watching the saga recover:
 // FAULT_FAILURE_RATE (0; a fraction from 0 to 1 of charge and refund calls
 // answered 503 before anything is done), FAULT_LATENCY (0s; a Go duration
@@ -48,6 +51,7 @@ import (
 	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -73,6 +77,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "payments", getenv("LOG_LEVEL"))
+	stopTelemetry, err := telemetry.Start(ctx, "payments", getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 	if f.On() {
 		logger.WarnContext(ctx, "fault injection is on: charges and refunds fail or slow down on purpose", "faults", f)
 	}

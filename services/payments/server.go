@@ -13,5 +13,5 @@ import (
 func newServer(logger *slog.Logger, svc *service, f faults.Faults, ready func(context.Context) error, appToken string) http.Handler {
 	r := web.NewRouter(logger)
 	addRoutes(r, logger, svc, f, ready, appToken)
-	return web.RequestID(r)
+	return web.Instrument(web.RequestID(r))
 }

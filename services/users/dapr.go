@@ -9,6 +9,8 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/sidecar"
@@ -67,8 +69,16 @@ func (s *daprUserStore) Create(ctx context.Context, u User, ev UserRegistered) e
 		}
 		return sidecar.Err(err, "save user")
 	}
+	outboxMessages.Inc()
 	return nil
 }
+
+// outboxMessages counts the events handed to the outbox: each committed
+// transaction above makes the store's component publish one.
+var outboxMessages = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "daprshop_outbox_messages_total",
+	Help: "Events committed to a state store's transactional outbox, by the topic its component publishes them to.",
+}, []string{"topic"}).WithLabelValues("user.registered")
 
 // Get reads a user.
 func (s *daprUserStore) Get(ctx context.Context, id string) (User, error) {

@@ -13,7 +13,10 @@
 // DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (users-store), SECRET_STORE
 // (secretstore), JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER
 // (daprshop-users), JWT_AUDIENCE (daprshop), TOKEN_TTL (1h), BCRYPT_COST
-// (10), LOG_LEVEL.
+// (10), LOG_LEVEL,
+// ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
+// admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
+// and the other standard OTEL_* variables (traces; see internal/telemetry).
 //
 // Dapr components: STATE_STORE, a transactional state store whose outbox
 // publishes to user.registered; SECRET_STORE, holding the signing key.
@@ -36,6 +39,7 @@ import (
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -61,6 +65,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("BCRYPT_COST: %w", err)
 	}
 	logger := logging.New(stdout, "users", getenv("LOG_LEVEL"))
+	stopTelemetry, err := telemetry.Start(ctx, "users", getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	client, err := sidecar.Dial(sc)
