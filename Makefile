@@ -29,13 +29,21 @@ $(BIN)/nats-server: tools/go.mod tools/go.sum
 	@cd tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../$(BIN)/nats-server github.com/nats-io/nats-server/v2
 	@touch $@
 
+# The metric-name extractor of deploy/observability's rules and dashboards
+# (tests/metrics_test.go runs it), in a module of its own: Prometheus's
+# PromQL parser, and only what that parser imports.
+$(BIN)/promql-names: tools/promql/go.mod tools/promql/go.sum tools/promql/main.go
+	@echo "tools: building promql-names..."
+	@cd tools/promql && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/promql-names .
+
 .PHONY: run
 run: tools ## start the whole local system (PROFILE=local); Ctrl-C stops it
 	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE)
 
 .PHONY: test
-test: tools vet ## vet, unit tests, then end-to-end tests against the real system
+test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to-end tests against the real system
 	$(GO) test $(RACE) -count=1 -timeout 10m $$($(GO) list ./... | grep -v '/tests$$')
+	@$(MAKE) --no-print-directory check-observability
 	@# A short fuzz run of every decoder of outside input (`make fuzz` runs longer).
 	@# A count, not a duration: with a duration the fuzzing engine can fail a
 	@# healthy target with "context deadline exceeded" when its time runs out
@@ -48,6 +56,20 @@ test: tools vet ## vet, unit tests, then end-to-end tests against the real syste
 .PHONY: test-unit
 test-unit: vet ## unit tests only (no sidecars)
 	$(GO) test $(RACE) -count=1 -short ./...
+
+# promtool is Debian's `prometheus` package (.ci/run installs it).
+.PHONY: check-observability
+check-observability: $(BIN)/promql-names ## check the Prometheus config, unit-test the alert rules, parse every dashboard query
+	@command -v promtool >/dev/null || { echo "check-observability needs promtool: apt-get install --no-install-recommends prometheus"; exit 1; }
+	promtool check config deploy/observability/prometheus.yml
+	promtool check rules deploy/observability/rules/*.yml
+	promtool test rules deploy/observability/tests/*.yml
+	@# Every alert and recording rule has a test of its own.
+	@for r in $$(sed -nE 's/^ *- (alert|record): *//p' deploy/observability/rules/*.yml); do \
+	  grep -qE "(alertname: |expr: .*)$$r\b" deploy/observability/tests/*.yml || { echo "rule $$r has no promtool test"; exit 1; }; \
+	done
+	cd tools/promql && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(BIN)/promql-names deploy/observability >/dev/null
 
 .PHONY: vet
 vet:
