@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dapr/durabletask-go/api"
 	"github.com/dapr/durabletask-go/workflow"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/sidecar"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -104,8 +106,11 @@ func (s *daprOrderStore) DeleteClaim(ctx context.Context, userID, key, version s
 }
 
 // maxIndexAttempts bounds the retries of a transaction whose user index
-// changed under it (the same user placing orders at once).
-const maxIndexAttempts = 5
+// changed under it (the same user placing orders at once). Between tries
+// the loser pauses as the barrier does (barrier.Backoff: jittered, so that
+// racers fall out of step); without a pause, six orders of one user at
+// once on a loaded machine could lose five times in a row (seen here).
+const maxIndexAttempts = 16
 
 // Create writes the order insert-only, the done claim and the user's index
 // (guarded by its ETag) in one transaction. When the transaction fails on an
@@ -120,7 +125,14 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 	if err != nil {
 		return err
 	}
-	for range maxIndexAttempts {
+	for attempt := range maxIndexAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return sidecar.Err(ctx.Err(), "save order")
+			case <-time.After(barrier.Backoff(attempt)):
+			}
+		}
 		item, err := s.client.GetState(ctx, s.store, indexRecord(o.UserID), nil)
 		if err != nil {
 			return sidecar.Err(err, "read order index")
