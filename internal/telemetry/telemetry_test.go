@@ -70,4 +70,3 @@ func TestThrottledErrorsLogOncePerInterval(t *testing.T) {
 	h.Handle(errors.New("connection refused"))
 	assert.Contains(t, log.String(), "similar_errors_held_back=4")
 }
-
