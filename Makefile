@@ -14,7 +14,7 @@ DAPR_BINS    := $(BIN)/daprd $(BIN)/placement $(BIN)/scheduler $(BIN)/sentry
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
 tools: $(DAPR_BINS) $(BIN)/nats-server ## build the pinned Dapr runtime and nats-server into .bin/ (first time ~10 min)
@@ -23,6 +23,21 @@ tools: $(DAPR_BINS) $(BIN)/nats-server ## build the pinned Dapr runtime and nats
 # no-op; skipped when ~/.dapr/bin holds an official install of the version.
 $(DAPR_BINS) &: tools/go.mod tools/go.sum tools/build-dapr.sh
 	@GO=$(GO) tools/build-dapr.sh $(CURDIR)/$(BIN) $(DAPR_VERSION) $(DAPR_COMMIT)
+
+# The trace backend of `make run OBSERVE=1`: Jaeger v2 (module v1.76.0 is
+# Jaeger 2.13.0), pinned in a module of its own, so neither `make tools` nor
+# `make test` builds it. Rebuilt only when its pin changes.
+JAEGER_VERSION := v2.13.0
+
+.PHONY: observe-tools
+observe-tools: $(BIN)/jaeger ## build Jaeger, the trace backend of `make run OBSERVE=1`, into .bin/
+
+$(BIN)/jaeger: tools/observe/go.mod tools/observe/go.sum
+	@echo "observe-tools: building jaeger $(JAEGER_VERSION) (a few minutes the first time)..."
+	@cd tools/observe && CGO_ENABLED=0 $(GO) build -trimpath \
+	  -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$(JAEGER_VERSION)" \
+	  -o ../../$(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+	@touch $@
 
 $(BIN)/nats-server: tools/go.mod tools/go.sum
 	@echo "tools: building nats-server..."
@@ -37,8 +52,8 @@ $(BIN)/promql-names: tools/promql/go.mod tools/promql/go.sum tools/promql/main.g
 	@cd tools/promql && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/promql-names .
 
 .PHONY: run
-run: tools ## start the whole local system (PROFILE=local); Ctrl-C stops it
-	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE)
+run: tools $(if $(OBSERVE),observe-tools) ## start the whole local system (PROFILE=local; OBSERVE=1 adds Jaeger and Prometheus); Ctrl-C stops it
+	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE) $(if $(OBSERVE),-observe)
 
 .PHONY: test
 test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to-end tests against the real system

@@ -2,7 +2,10 @@
 // file (dapr/dapr.yaml), the same file `dapr run -f` reads, and stops it all
 // on Ctrl-C or SIGTERM. `make run` calls it.
 //
-//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh]
+//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh] [-observe]
+//
+// -observe starts Jaeger (built by `make observe-tools`) and, when installed,
+// Prometheus before everything else, and prints where to open them.
 //
 // Environment: PROFILE chooses the folder under components/ (default local).
 package main
@@ -14,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/daprshop/daprshop/internal/launcher"
@@ -33,6 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	runFile := fs.String("f", "dapr/dapr.yaml", "multi-app run file")
 	profile := fs.String("profile", getenv("PROFILE"), "infrastructure profile: a folder under components/ (env PROFILE; default local)")
 	fresh := fs.Bool("fresh", false, "delete the profile's data (.data/<profile>) before starting")
+	observe := fs.Bool("observe", false, "start Jaeger (make observe-tools) and Prometheus (if installed) for traces and metrics")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -46,12 +51,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		RootDir: root,
 		Output:  stdout,
 		Fresh:   *fresh,
+		Observe: *observe,
 	})
 	if err != nil {
 		return err
 	}
 	if gw, ok := sys.App("gateway"); ok {
 		fmt.Fprintf(stdout, tryIt, gw.AppPort)
+	}
+	if obs := sys.Observers(); len(obs) > 0 {
+		fmt.Fprint(stdout, observeHelp(obs))
 	}
 	err = sys.Wait(ctx)
 	sys.Stop()
@@ -84,3 +93,21 @@ daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' -d '{"email":"nope"}'
 
 `
+
+// observeHelp says where to look at the traces and metrics of the system.
+func observeHelp(obs []launcher.Observer) string {
+	var b strings.Builder
+	b.WriteString("Observe it (open in a browser):\n")
+	for _, o := range obs {
+		switch o.Name {
+		case "jaeger":
+			fmt.Fprintf(&b, "  traces   %s   (choose service gateway, Find Traces; API: %s/api/traces?service=gateway)\n", o.URL, o.URL)
+		case "prometheus":
+			fmt.Fprintf(&b, "  metrics  %s   (Status > Targets lists every scraped process)\n", o.URL)
+		default:
+			fmt.Fprintf(&b, "  %-8s %s\n", o.Name, o.URL)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}

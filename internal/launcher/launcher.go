@@ -1,6 +1,7 @@
 // Package launcher starts the whole local system from the multi-app run file
-// that `dapr run -f` reads: the profile's servers (NATS for the local
-// profile), the Dapr control plane (sentry when the apps' Configurations
+// that `dapr run -f` reads: when asked, a trace backend and Prometheus
+// (observe.go); the profile's servers (NATS for the local profile), the Dapr
+// control plane (sentry when the apps' Configurations
 // enable mTLS, placement, scheduler), and every app with its daprd. It waits
 // until everything is healthy, prefixes each process's log lines with its
 // name, restarts processes that die (with back-off, as a container restart
@@ -53,6 +54,9 @@ type Config struct {
 	Output  io.Writer // where prefixed log lines go (os.Stdout when nil)
 	// Fresh deletes the profile's data folder first (tests start clean).
 	Fresh bool
+	// Observe starts a trace backend (Jaeger) and Prometheus first, for
+	// every app and sidecar to send their traces to and be scraped by.
+	Observe bool
 	// ReadyTimeout bounds the wait for every process to be healthy.
 	ReadyTimeout time.Duration
 }
@@ -73,6 +77,8 @@ type System struct {
 	tiers   [][]string // start order; stopped in reverse
 	fatalCh chan error
 	once    sync.Once
+	// lookPath finds binaries on PATH (exec.LookPath when nil).
+	lookPath func(string) (string, error)
 }
 
 // Run starts the system, waits until ctx is done or a process keeps dying,
@@ -108,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, err
 	}
 	s := &System{cfg: cfg, apps: apps, procs: map[string]*process{}, fatalCh: make(chan error, 1)}
-	names := []string{"launcher", "nats", "sentry", "placement", "scheduler"}
+	names := []string{"launcher", "jaeger", "prometheus", "nats", "sentry", "placement", "scheduler"}
 	for _, a := range apps {
 		names = append(names, a.AppID, a.AppID+".daprd")
 	}
@@ -319,6 +325,18 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 		return nil, err
 	}
 
+	var observers []string
+	if s.cfg.Observe {
+		obs, err := s.observeSpecs()
+		if err != nil {
+			return nil, err
+		}
+		for _, spec := range obs {
+			specs[spec.name] = spec
+			observers = append(observers, spec.name)
+		}
+	}
+
 	var servers []string
 	if s.cfg.Profile == "local" {
 		spec, err := s.natsSpec(res)
@@ -364,6 +382,9 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 		}
 		specs[app.name] = app
 		apps = append(apps, app.name)
+	}
+	if len(observers) > 0 {
+		s.tiers = append(s.tiers, observers)
 	}
 	if len(servers) > 0 {
 		s.tiers = append(s.tiers, servers)
