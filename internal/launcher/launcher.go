@@ -77,6 +77,7 @@ type System struct {
 	tiers   [][]string // start order; stopped in reverse
 	fatalCh chan error
 	once    sync.Once
+	drain   *traceDrain // spans thrown away when not observing
 	// lookPath finds binaries on PATH (exec.LookPath when nil).
 	lookPath func(string) (string, error)
 }
@@ -144,6 +145,14 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 	if err := s.buildApps(ctx); err != nil {
 		return nil, err
+	}
+
+	if !cfg.Observe {
+		if s.drain = startTraceDrain(drainAddr); s.drain != nil {
+			s.out.system("traces are discarded (make run OBSERVE=1 keeps them and shows them in Jaeger)")
+		} else {
+			s.out.system("traces go to the collector already listening on %s", drainAddr)
+		}
 	}
 
 	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
@@ -238,6 +247,7 @@ func (s *System) Stop() {
 			}
 			wg.Wait()
 		}
+		s.drain.close()
 		s.out.system("stopped")
 	})
 }

@@ -479,6 +479,20 @@ func TestRunFileConfigurationsOfTheRepository(t *testing.T) {
 					NameResolution struct {
 						Component string `yaml:"component"`
 					} `yaml:"nameResolution"`
+					Tracing struct {
+						SamplingRate string `yaml:"samplingRate"`
+						Otel         struct {
+							EndpointAddress string `yaml:"endpointAddress"`
+							Protocol        string `yaml:"protocol"`
+							IsSecure        bool   `yaml:"isSecure"`
+						} `yaml:"otel"`
+					} `yaml:"tracing"`
+					Metrics struct {
+						Enabled bool `yaml:"enabled"`
+						HTTP    struct {
+							IncreasedCardinality *bool `yaml:"increasedCardinality"`
+						} `yaml:"http"`
+					} `yaml:"metrics"`
 				} `yaml:"spec"`
 			}
 			require.NoError(t, yaml.Unmarshal(b, &c))
@@ -487,6 +501,14 @@ func TestRunFileConfigurationsOfTheRepository(t *testing.T) {
 			assert.Equal(t, "deny", c.Spec.AccessControl.DefaultAction)
 			assert.Equal(t, "public", c.Spec.AccessControl.TrustDomain)
 			assert.Equal(t, "sqlite", c.Spec.NameResolution.Component, "the shared name resolution")
+			assert.Equal(t, "1", c.Spec.Tracing.SamplingRate, "every request traced")
+			assert.Equal(t, "127.0.0.1:4318", c.Spec.Tracing.Otel.EndpointAddress, "the apps' OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)")
+			assert.Equal(t, "http", c.Spec.Tracing.Otel.Protocol)
+			assert.False(t, c.Spec.Tracing.Otel.IsSecure)
+			assert.True(t, c.Spec.Metrics.Enabled)
+			if assert.NotNil(t, c.Spec.Metrics.HTTP.IncreasedCardinality, "set explicitly") {
+				assert.False(t, *c.Spec.Metrics.HTTP.IncreasedCardinality, "no raw paths (ids) in sidecar metric labels")
+			}
 			for _, p := range c.Spec.AccessControl.Policies {
 				assert.NotEqual(t, a.AppID, p.AppID, "an app does not invoke itself")
 				assert.Equal(t, "public", p.TrustDomain, "policy for %s", p.AppID)
