@@ -44,6 +44,22 @@ $(BIN)/nats-server: tools/go.mod tools/go.sum
 	@cd tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../$(BIN)/nats-server github.com/nats-io/nats-server/v2
 	@touch $@
 
+# The broker of the kafka profile (components/kafka/): kfake, franz-go's
+# Kafka-protocol broker, behind a small main, in a module of its own
+# (tools/kafka/README.md says what it does not implement). About a minute.
+$(BIN)/kafka: tools/kafka/go.mod tools/kafka/go.sum tools/kafka/main.go
+	@echo "tools: building kafka (kfake)..."
+	@cd tools/kafka && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/kafka .
+	@touch $@
+
+# The Consul agent of Dapr's consul name resolution (dapr/nameresolution/),
+# in a module of its own (tools/consul/go.mod says why it needs no replace
+# lines). About 6 minutes the first time on 2 cores; 131 MB.
+$(BIN)/consul: tools/consul/go.mod tools/consul/go.sum
+	@echo "tools: building consul (a few minutes the first time)..."
+	@cd tools/consul && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/consul github.com/hashicorp/consul
+	@touch $@
+
 # The metric-name extractor of deploy/observability's rules and dashboards
 # (tests/metrics_test.go runs it), in a module of its own: Prometheus's
 # PromQL parser, and only what that parser imports.
