@@ -133,6 +133,9 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		if err := clearDir(dataDir); err != nil {
 			return nil, fmt.Errorf("clear data folder: %w", err)
 		}
+		if err := s.resetProfile(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)

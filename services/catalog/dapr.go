@@ -51,7 +51,7 @@ func (s *daprProductStore) Get(ctx context.Context, id string) (Product, error) 
 }
 
 // bulkParallelism bounds the reads daprd runs at once for a store that has
-// no bulk read of its own (state.sqlite has one, and ignores it).
+// no bulk read of its own (a store with one ignores it).
 const bulkParallelism = 8
 
 // GetMany reads the products in one bulk call to the sidecar.

@@ -564,20 +564,7 @@ func TestReservationsContractOnDapr(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	sc := daprdtest.Start(t, "catalog", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: catalog-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/catalog.db"
-    - name: busyTimeout
-      value: 2s
-`)
+	sc := daprdtest.Start(t, "catalog", daprdtest.StateStore("catalog-store"))
 	testReservationsContract(t, reservationsEnv{
 		state:    barrier.NewDaprStore(sc.Client, "catalog-store"),
 		products: newDaprProductStore(sc.Client, "catalog-store"),

@@ -218,19 +218,6 @@ func TestDaprProductStoreContract(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	sc := daprdtest.Start(t, "catalog", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: catalog-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/catalog.db"
-    - name: busyTimeout
-      value: 2s
-`)
+	sc := daprdtest.Start(t, "catalog", daprdtest.StateStore("catalog-store"))
 	testProductStoreContract(t, newDaprProductStore(sc.Client, "catalog-store"))
 }

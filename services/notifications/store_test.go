@@ -125,19 +125,6 @@ func TestDaprInboxStoreContract(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	sc := daprdtest.Start(t, "notifications", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: notifications-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/notifications.db"
-    - name: busyTimeout
-      value: 2s
-`)
+	sc := daprdtest.Start(t, "notifications", daprdtest.StateStore("notifications-store"))
 	testInboxStoreContract(t, newDaprInboxStore(sc.Client, "notifications-store"))
 }

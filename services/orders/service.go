@@ -22,7 +22,7 @@ type claim struct {
 	StartedAt   time.Time `json:"started_at"`
 	Done        bool      `json:"done"`
 	// Response is kept as bytes (base64 in JSON), not as nested JSON: a
-	// state store may re-encode JSON values (SQLite does, sorting keys),
+	// state store may re-encode JSON values (some sort their keys),
 	// and a retry must get the same bytes.
 	Response []byte `json:"response,omitempty"`
 }

@@ -144,20 +144,7 @@ func TestDaprOrderStoreContract(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	sc := daprdtest.Start(t, "orders", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: orders-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/orders.db"
-    - name: busyTimeout
-      value: 2s
-`)
+	sc := daprdtest.Start(t, "orders", daprdtest.StateStore("orders-store"))
 	testOrderStoreContract(t, newDaprOrderStore(sc.Client, "orders-store"))
 }
 

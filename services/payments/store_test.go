@@ -260,19 +260,6 @@ func TestDaprLedgerContract(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	sc := daprdtest.Start(t, "payments", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: payments-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/payments.db"
-    - name: busyTimeout
-      value: 2s
-`)
+	sc := daprdtest.Start(t, "payments", daprdtest.StateStore("payments-store"))
 	testLedgerContract(t, barrier.NewDaprStore(sc.Client, "payments-store"))
 }

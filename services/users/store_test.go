@@ -15,10 +15,8 @@ import (
 
 // testUserStoreContract is what every userStore must do. It runs against
 // the fake the handler tests use and against the Dapr adapter on a real
-// sidecar whose store has the transactional outbox on, as in every profile.
-// The outbox runs over NATS JetStream, as in the local profile: with
-// pubsub.in-memory, daprd's outbox delivers to itself synchronously and
-// outbox transactions stall behind each other (seen here: a test hung).
+// sidecar whose store has the transactional outbox on, as in every profile,
+// over a real broker (daprdtest.PubSub says why not an in-process one).
 func testUserStoreContract(t *testing.T, store userStore) {
 	ctx := context.Background()
 	newUser := func() (User, UserRegistered) {
@@ -97,37 +95,8 @@ func TestDaprUserStoreContract(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	natsURL := daprdtest.StartNATS(t, "user.registered", "defaultusersuser.registeredoutbox")
-	sc := daprdtest.Start(t, "users", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: users-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/users.db"
-    - name: outboxPublishPubsub
-      value: pubsub
-    - name: outboxPublishTopic
-      value: user.registered
-    - name: outboxDiscardWhenMissingState
-      value: "true"
-`, `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: pubsub
-spec:
-  type: pubsub.jetstream
-  version: v1
-  metadata:
-    - name: natsURL
-      value: `+natsURL+`
-    - name: durableName
-      value: "{appID}"
-`)
+	sc := daprdtest.Start(t, "users",
+		daprdtest.StateStore("users-store", daprdtest.WithOutbox("pubsub", "user.registered")),
+		daprdtest.PubSub(t, "pubsub", "user.registered", "defaultusersuser.registeredoutbox"))
 	testUserStoreContract(t, newDaprUserStore(sc.Client, "users-store"))
 }
