@@ -5,6 +5,10 @@ SHELL := bash
 
 GO           ?= go
 PROFILE      ?= local
+# sqlite (the default, in dapr/config/), mdns or consul: dapr/nameresolution/.
+NAMERESOLUTION ?= sqlite
+# Every profile `make test-matrix` runs the end-to-end suite on.
+PROFILES     := local redis postgres mysql kafka
 BIN          := .bin
 DAPR_VERSION := 1.18.2
 DAPR_COMMIT  := d2dd3747145e38e4d85db4714e26d7569c9c37db
@@ -17,7 +21,10 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: $(DAPR_BINS) $(BIN)/nats-server ## build the pinned Dapr runtime and nats-server into .bin/ (first time ~10 min)
+tools: $(DAPR_BINS) $(BIN)/nats-server $(BIN)/kafka ## build the pinned Dapr runtime, nats-server and the kafka profile's broker into .bin/ (first time ~10 min)
+
+.PHONY: tools-consul
+tools-consul: $(BIN)/consul ## build the Consul agent of NAMERESOLUTION=consul into .bin/ (~6 min the first time)
 
 # Rebuilt only when the pins in tools/ change, so a second `make tools` is a
 # no-op; skipped when ~/.dapr/bin holds an official install of the version.
@@ -68,8 +75,8 @@ $(BIN)/promql-names: tools/promql/go.mod tools/promql/go.sum tools/promql/main.g
 	@cd tools/promql && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/promql-names .
 
 .PHONY: run
-run: tools $(if $(OBSERVE),observe-tools) ## start the whole local system (PROFILE=local; OBSERVE=1 adds Jaeger and Prometheus); Ctrl-C stops it
-	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE) $(if $(OBSERVE),-observe)
+run: tools $(if $(OBSERVE),observe-tools) $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## start the whole local system (PROFILE=local, NAMERESOLUTION=sqlite; OBSERVE=1 adds Jaeger and Prometheus); Ctrl-C stops it
+	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE) -nameresolution $(NAMERESOLUTION) $(if $(OBSERVE),-observe)
 
 .PHONY: test
 test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to-end tests against the real system
@@ -82,7 +89,24 @@ test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=30000x
 	@# Alone, so that the running system does not share two cores with the
 	@# race-built unit tests.
-	$(GO) test -count=1 -timeout 15m ./tests/
+	@$(MAKE) --no-print-directory test-e2e
+
+.PHONY: test-e2e
+test-e2e: tools $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## the end-to-end suite alone, on PROFILE with NAMERESOLUTION
+	@echo "end-to-end suite: profile $(PROFILE), name resolution $(NAMERESOLUTION)"
+	PROFILE=$(PROFILE) NAMERESOLUTION=$(NAMERESOLUTION) $(GO) test -count=1 -timeout 15m ./tests/
+
+# The profiles other than local need their servers on 127.0.0.1 (Redis,
+# PostgreSQL with RabbitMQ, MariaDB with Mosquitto; .ci/run starts them);
+# the kafka profile's broker and the Consul agent are run by the launcher.
+.PHONY: test-matrix
+test-matrix: test tools-consul ## make test, then the end-to-end suite on every other profile and name resolution
+	@for p in $(filter-out local,$(PROFILES)); do \
+	  $(MAKE) --no-print-directory test-e2e PROFILE=$$p NAMERESOLUTION=sqlite || exit 1; \
+	done
+	@for nr in mdns consul; do \
+	  $(MAKE) --no-print-directory test-e2e PROFILE=local NAMERESOLUTION=$$nr || exit 1; \
+	done
 
 .PHONY: test-unit
 test-unit: vet ## unit tests only (no sidecars)

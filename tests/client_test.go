@@ -199,9 +199,16 @@ func awaitWelcome(t *testing.T, u user) {
 // would, keeping the event id we choose.
 func publish(t *testing.T, viaApp, topic string, event map[string]any) {
 	t.Helper()
+	publishWith(t, viaApp, topic, "", event)
+}
+
+// publishWith is publish with a query string for the sidecar
+// ("?metadata.partitionKey=...").
+func publishWith(t *testing.T, viaApp, topic, query string, event map[string]any) {
+	t.Helper()
 	b, err := json.Marshal(event)
 	require.NoError(t, err)
-	status, _, body := do(t, http.MethodPost, sidecarURL(t, viaApp)+"/v1.0/publish/pubsub/"+topic,
+	status, _, body := do(t, http.MethodPost, sidecarURL(t, viaApp)+"/v1.0/publish/pubsub/"+topic+query,
 		"application/cloudevents+json", bytes.NewReader(b), map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
 	require.Equal(t, http.StatusNoContent, status, "publish: %s", body)
 }

@@ -62,12 +62,14 @@ func runWithSystem(m *testing.M) int {
 	profile := os.Getenv("PROFILE")
 	began := time.Now()
 	sys, err = launcher.Start(context.Background(), launcher.Config{
-		RunFile:      filepath.Join(root, "dapr", "dapr.yaml"),
-		Profile:      profile,
-		RootDir:      root,
-		Output:       logFile,
-		Fresh:        true,
-		ReadyTimeout: 3 * time.Minute,
+		RunFile: filepath.Join(root, "dapr", "dapr.yaml"),
+		Profile: profile,
+		// sqlite (empty), mdns or consul: dapr/nameresolution/.
+		NameResolution: os.Getenv("NAMERESOLUTION"),
+		RootDir:        root,
+		Output:         logFile,
+		Fresh:          true,
+		ReadyTimeout:   3 * time.Minute,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the system: %v\n", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"slices"
 	"sort"
 	"strings"
@@ -275,4 +276,40 @@ b_total 3
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{"c": {"d.json: panel p", "d.json: panel q"}}, missingNames(refs, exposed))
 	assert.Equal(t, "  c  (d.json: panel p; d.json: panel q)\n", describe(missingNames(refs, exposed)))
+}
+
+// eventsHandled reads app's daprshop_events_handled_total for topic and
+// outcome from its admin port.
+func eventsHandled(t *testing.T, app, topic, outcome string) float64 {
+	t.Helper()
+	return metricValue(t, app, fmt.Sprintf(`daprshop_events_handled_total{outcome=%q,topic=%q} `, outcome, topic))
+}
+
+// metricValue reads one series (its exposition line up to the value) from
+// app's admin port.
+func metricValue(t *testing.T, app, series string) float64 {
+	t.Helper()
+	a, ok := sys.App(app)
+	require.True(t, ok)
+	v, err := readMetric(a.Env["ADMIN_PORT"], series)
+	require.NoError(t, err)
+	return v
+}
+
+func readMetric(port, series string) (float64, error) {
+	resp, err := client.Get("http://127.0.0.1:" + port + "/metrics") //nolint:noctx // a local probe, bounded by the client's timeout
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("no series %q on port %s", series, port)
 }

@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	runFile := fs.String("f", "dapr/dapr.yaml", "multi-app run file")
 	profile := fs.String("profile", getenv("PROFILE"), "infrastructure profile: a folder under components/ (env PROFILE; default local)")
 	fresh := fs.Bool("fresh", false, "delete the profile's data (.data/<profile>) before starting")
+	nameResolution := fs.String("nameresolution", getenv("NAMERESOLUTION"), "sqlite (default), mdns or consul: a file in dapr/nameresolution/ (env NAMERESOLUTION)")
 	observe := fs.Bool("observe", false, "start Jaeger (make observe-tools) and Prometheus (if installed) for traces and metrics")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Output:  stdout,
 		Fresh:   *fresh,
 		Observe: *observe,
+
+		NameResolution: *nameResolution,
 	})
 	if err != nil {
 		return err

@@ -54,6 +54,10 @@ type Config struct {
 	Output  io.Writer // where prefixed log lines go (os.Stdout when nil)
 	// Fresh deletes the profile's data folder first (tests start clean).
 	Fresh bool
+	// NameResolution names the resolver every sidecar uses: a file in
+	// dapr/nameresolution/ ("consul", "mdns"); empty keeps the one in the
+	// Configurations (SQLite). "consul" also starts a Consul agent.
+	NameResolution string
 	// Observe starts a trace backend (Jaeger) and Prometheus first, for
 	// every app and sidecar to send their traces to and be scraped by.
 	Observe bool
@@ -115,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, err
 	}
 	s := &System{cfg: cfg, apps: apps, procs: map[string]*process{}, fatalCh: make(chan error, 1)}
-	names := []string{"launcher", "jaeger", "prometheus", "nats", "sentry", "placement", "scheduler"}
+	names := []string{"launcher", "jaeger", "prometheus", "nats", "kafka", "consul", "sentry", "placement", "scheduler"}
 	for _, a := range apps {
 		names = append(names, a.AppID, a.AppID+".daprd")
 	}
@@ -337,6 +341,20 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 	if s.mtls, err = mtlsMode(s.apps); err != nil {
 		return nil, err
 	}
+	var resolver []string
+	if nr := s.cfg.NameResolution; nr != "" && nr != "sqlite" {
+		if err := s.useNameResolution(nr); err != nil {
+			return nil, err
+		}
+		if nr == "consul" {
+			spec, err := s.consulSpec()
+			if err != nil {
+				return nil, err
+			}
+			specs[spec.name] = spec
+			resolver = append(resolver, spec.name)
+		}
+	}
 
 	var observers []string
 	if s.cfg.Observe {
@@ -356,6 +374,12 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 		if err != nil {
 			return nil, err
 		}
+		specs[spec.name] = spec
+		servers = append(servers, spec.name)
+	}
+	if spec, ok, err := s.kafkaSpec(res); err != nil {
+		return nil, err
+	} else if ok {
 		specs[spec.name] = spec
 		servers = append(servers, spec.name)
 	}
@@ -399,6 +423,7 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 	if len(observers) > 0 {
 		s.tiers = append(s.tiers, observers)
 	}
+	servers = append(servers, resolver...)
 	if len(servers) > 0 {
 		s.tiers = append(s.tiers, servers)
 	}
@@ -734,6 +759,18 @@ func httpProbe(url string) func(context.Context) error {
 			return fmt.Errorf("%s: status %d", url, resp.StatusCode)
 		}
 		return nil
+	}
+}
+
+// tcpProbe is ready once addr accepts a connection.
+func tcpProbe(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
 	}
 }
 

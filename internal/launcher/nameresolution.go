@@ -1,0 +1,150 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Consul's ports in dev mode (consul agent -dev), on loopback.
+const consulHTTPPort = 8500
+
+// consulPorts are the other ports a dev agent takes.
+var consulPorts = []namedPort{
+	{consulHTTPPort, "consul HTTP API"}, {8300, "consul server RPC"}, {8301, "consul LAN gossip"},
+	{8302, "consul WAN gossip"}, {8502, "consul gRPC"}, {8503, "consul gRPC TLS"}, {8600, "consul DNS"},
+}
+
+// useNameResolution points every sidecar at a copy of its Configuration
+// whose nameResolution block is the one in dapr/nameresolution/<name>.yaml
+// (Config.NameResolution): the files in dapr/config/ keep the default
+// (SQLite), and a resolver is chosen at start without editing them. The
+// copies go to .data/nameresolution/<name>/.
+func (s *System) useNameResolution(name string) error {
+	fragment := filepath.Join(s.cfg.RootDir, "dapr", "nameresolution", name+".yaml")
+	b, err := os.ReadFile(fragment)
+	if err != nil {
+		return fmt.Errorf("name resolution %q: %w (the choices are the files in dapr/nameresolution/)", name, err)
+	}
+	var frag yaml.Node
+	if err := yaml.Unmarshal(b, &frag); err != nil {
+		return fmt.Errorf("%s: %w", fragment, err)
+	}
+	block := mapValue(frag.Content[0], "nameResolution")
+	if block == nil {
+		return fmt.Errorf("%s has no nameResolution block", fragment)
+	}
+	dir := filepath.Join(s.cfg.RootDir, ".data", "nameresolution", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i, a := range s.apps {
+		if a.ConfigFile == "" {
+			return fmt.Errorf("app %s has no Configuration to set name resolution in", a.AppID)
+		}
+		out, err := spliceNameResolution(a.ConfigFile, block)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(dir, a.AppID+".yaml")
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			return err
+		}
+		s.apps[i].ConfigFile = path
+	}
+	return nil
+}
+
+// spliceNameResolution returns the Configuration in path with its
+// spec.nameResolution replaced by block.
+func spliceNameResolution(path string, block *yaml.Node) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	spec := mapValue(doc.Content[0], "spec")
+	if spec == nil {
+		return nil, fmt.Errorf("%s has no spec", path)
+	}
+	replaced := false
+	for i := 0; i+1 < len(spec.Content); i += 2 {
+		if spec.Content[i].Value == "nameResolution" {
+			spec.Content[i+1] = block
+			replaced = true
+		}
+	}
+	if !replaced {
+		spec.Content = append(spec.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "nameResolution"}, block)
+	}
+	var out strings.Builder
+	out.WriteString("# Made by the launcher from " + path + " with the nameResolution block\n# of dapr/nameresolution/: edit those, not this.\n")
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	return []byte(out.String()), nil
+}
+
+// mapValue returns the value of key in a mapping node, or nil.
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// consulSpec runs a Consul agent in dev mode (one server, in memory; make
+// tools-consul) for the consul name resolution.
+func (s *System) consulSpec() (procSpec, error) {
+	bin := filepath.Join(s.cfg.BinDir, "consul")
+	if _, err := os.Stat(bin); err != nil {
+		return procSpec{}, fmt.Errorf("consul not found in %s: run `make tools-consul` first", s.cfg.BinDir)
+	}
+	return procSpec{
+		name:  "consul",
+		path:  bin,
+		args:  []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1", "-http-port", fmt.Sprint(consulHTTPPort), "-log-level", "warn"},
+		dir:   s.cfg.RootDir,
+		ports: consulPorts,
+		ready: consulLeader(fmt.Sprintf("http://127.0.0.1:%d/v1/status/leader", consulHTTPPort)),
+	}, nil
+}
+
+// consulLeader is ready once the agent has elected itself leader: before
+// that, registrations fail.
+func consulLeader(url string) func(context.Context) error {
+	client := &http.Client{Timeout: time.Second}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) == `""` {
+			return fmt.Errorf("consul has no leader yet")
+		}
+		return nil
+	}
+}
