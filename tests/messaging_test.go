@@ -158,4 +158,3 @@ func deadLetterCountC(c *assert.CollectT, topic string) float64 {
 	assert.NoError(c, err)
 	return v
 }
-
