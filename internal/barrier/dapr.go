@@ -23,8 +23,6 @@ func NewDaprStore(client dapr.Client, store string) *DaprStore {
 	return &DaprStore{client: client, store: store}
 }
 
-var jsonMeta = map[string]string{"contentType": "application/json"}
-
 // Get reads keys in one bulk call.
 func (s *DaprStore) Get(ctx context.Context, keys ...string) (map[string]Item, error) {
 	items, err := s.client.GetBulkState(ctx, s.store, keys, nil, 0)
@@ -47,7 +45,9 @@ func (s *DaprStore) Get(ctx context.Context, keys ...string) (map[string]Item, e
 func (s *DaprStore) Transact(ctx context.Context, ops []Op) error {
 	tx := make([]*dapr.StateOperation, 0, len(ops))
 	for _, op := range ops {
-		item := &dapr.SetStateItem{Key: op.Key, Value: op.Value, Metadata: jsonMeta}
+		// No contentType: on a transaction's writes state.redis 1.18 then
+		// uses RedisJSON whether or not the server has it.
+		item := &dapr.SetStateItem{Key: op.Key, Value: op.Value}
 		if op.Insert || op.ETag != "" {
 			item.Options = &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}
 		}

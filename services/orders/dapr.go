@@ -151,14 +151,16 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		if err != nil {
 			return err
 		}
-		indexItem := &dapr.SetStateItem{Key: indexRecord(o.UserID), Value: index, Metadata: jsonMeta,
+		// No contentType on a transaction's writes: state.redis 1.18 then
+		// uses RedisJSON whether or not the server has it (docs/dapr-notes.md).
+		indexItem := &dapr.SetStateItem{Key: indexRecord(o.UserID), Value: index,
 			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}}
 		if item != nil && item.Etag != "" {
 			indexItem.Etag = &dapr.ETag{Value: item.Etag}
 		}
 		ops := []*dapr.StateOperation{
 			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
-				Key: orderKey(o.ID), Value: order, Metadata: jsonMeta,
+				Key: orderKey(o.ID), Value: order,
 				Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
 			}},
 			{Type: dapr.StateOperationTypeUpsert, Item: indexItem},
@@ -166,7 +168,7 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		if key != "" {
 			ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
 				Key: claimKey(o.UserID, key), Value: claimed,
-				Metadata: map[string]string{"contentType": "application/json", "ttlInSeconds": claimTTL},
+				Metadata: map[string]string{"ttlInSeconds": claimTTL},
 			}})
 		}
 		err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)

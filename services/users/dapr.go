@@ -51,7 +51,10 @@ func (s *daprUserStore) Create(ctx context.Context, u User, ev UserRegistered) e
 		{
 			Type: dapr.StateOperationTypeUpsert,
 			Item: &dapr.SetStateItem{
-				Key: userKey(u.ID), Value: record, Metadata: jsonMeta,
+				// No contentType on a transaction's writes: state.redis 1.18
+				// then uses RedisJSON whether or not the server has it
+				// (docs/dapr-notes.md).
+				Key: userKey(u.ID), Value: record,
 				Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
 			},
 		},
