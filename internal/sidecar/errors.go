@@ -28,7 +28,9 @@ func Err(err error, format string, args ...any) error {
 // IsETagMismatch reports whether a state write failed because the record
 // changed since it was read (optimistic concurrency). A single save reports
 // codes.Aborted; a transaction reports codes.Internal and says so only in
-// its message, so both are checked.
+// its message, so both are checked. state.redis (1.18) reports neither: its
+// scripts fail with "failed to set key <key>" or "failed to delete <key>",
+// which daprd passes on as codes.Internal.
 func IsETagMismatch(err error) bool {
 	if err == nil {
 		return false
@@ -36,5 +38,19 @@ func IsETagMismatch(err error) bool {
 	if status.Code(err) == codes.Aborted {
 		return true
 	}
-	return strings.Contains(strings.ToLower(err.Error()), "etag mismatch")
+	msg := strings.ToLower(err.Error())
+	for _, sign := range etagMismatchSigns {
+		if strings.Contains(msg, sign) {
+			return true
+		}
+	}
+	return false
+}
+
+// etagMismatchSigns are the messages by which state stores report an ETag
+// or first-write conflict inside a codes.Internal error.
+var etagMismatchSigns = []string{
+	"etag mismatch",
+	"failed to set key ", // state.redis, set script
+	"failed to delete ",  // state.redis, delete script
 }

@@ -166,10 +166,23 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 			{Type: dapr.StateOperationTypeUpsert, Item: indexItem},
 		}
 		if key != "" {
-			ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
+			// The claim is replaced at the version it has now: a store may
+			// refuse an unconditional write over a record written
+			// first-write (state.redis does), and one that changed since
+			// fails the transaction, which then finds out why.
+			current, err := s.client.GetState(ctx, s.store, claimKey(o.UserID, key), nil)
+			if err != nil {
+				return sidecar.Err(err, "read idempotency claim")
+			}
+			claimItem := &dapr.SetStateItem{
 				Key: claimKey(o.UserID, key), Value: claimed,
 				Metadata: map[string]string{"ttlInSeconds": claimTTL},
-			}})
+				Options:  &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
+			}
+			if current != nil && current.Etag != "" {
+				claimItem.Etag = &dapr.ETag{Value: current.Etag}
+			}
+			ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: claimItem})
 		}
 		err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)
 		if err == nil {
