@@ -94,7 +94,7 @@ test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to
 .PHONY: test-e2e
 test-e2e: tools $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## the end-to-end suite alone, on PROFILE with NAMERESOLUTION
 	@echo "end-to-end suite: profile $(PROFILE), name resolution $(NAMERESOLUTION)"
-	PROFILE=$(PROFILE) NAMERESOLUTION=$(NAMERESOLUTION) $(GO) test -count=1 -timeout 15m ./tests/
+	PROFILE=$(PROFILE) NAMERESOLUTION=$(NAMERESOLUTION) $(GO) test -v -count=1 -timeout 15m ./tests/
 
 # The profiles other than local need their servers on 127.0.0.1 (Redis,
 # PostgreSQL with RabbitMQ, MariaDB with Mosquitto; .ci/run starts them);

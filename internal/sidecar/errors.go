@@ -28,9 +28,10 @@ func Err(err error, format string, args ...any) error {
 // IsETagMismatch reports whether a state write failed because the record
 // changed since it was read (optimistic concurrency). A single save reports
 // codes.Aborted; a transaction reports codes.Internal and says so only in
-// its message, so both are checked. state.redis (1.18) reports neither: its
-// scripts fail with "failed to set key <key>" or "failed to delete <key>",
-// which daprd passes on as codes.Internal.
+// its message, so both are checked. Some stores report neither, only a
+// message of their own inside codes.Internal: state.redis (1.18) "failed to
+// set key <key>" or "failed to delete <key>", the SQL stores "no item was
+// updated" for a first-write insert over an existing record.
 func IsETagMismatch(err error) bool {
 	if err == nil {
 		return false
@@ -53,4 +54,7 @@ var etagMismatchSigns = []string{
 	"etag mismatch",
 	"failed to set key ", // state.redis, set script
 	"failed to delete ",  // state.redis, delete script
+	// A first-write insert over an existing record, without an ETag, in
+	// state.postgresql v1 and v2, sqlserver and oracledatabase.
+	"no item was updated",
 }

@@ -55,6 +55,7 @@ func TestIsETagMismatch(t *testing.T) {
 		{"wrapped", fmt.Errorf("save: %w", status.Error(codes.Aborted, "x")), true},
 		{"redis set script", status.Error(codes.Internal, "error while executing state transaction: ERR user_script:14: failed to set key orders||idem-1 script: d908, on @user_script:14."), true},
 		{"redis delete script", status.Error(codes.Internal, "failed deleting state with key orders||idem-1: ERR user_script:6: failed to delete orders||idem-1 script: 1f2e"), true},
+		{"postgres first-write", status.Error(codes.Internal, "failed saving state in state store orders-store: no item was updated"), true},
 		{"other failure", status.Error(codes.Internal, "database is locked"), false},
 		{"redis without its JSON module", status.Error(codes.Internal, "ERR Unknown Redis command called from script"), false},
 		{"nil", nil, false},
