@@ -98,7 +98,17 @@ func TestPlaceAnOrderAndReadItBack(t *testing.T) {
 
 	status, got := getAs(t, u, "/api/v1/orders/"+placed.ID)
 	require.Equal(t, http.StatusOK, status, "%s", got)
-	assert.JSONEq(t, string(resp), string(got))
+	// The same order, but for what its saga may have done already in the
+	// meantime (steps, status): it starts before the 202 is sent.
+	withoutProgress := func(b []byte) map[string]any {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(b, &m))
+		for _, k := range []string{"steps", "status", "reason", "updated_at"} {
+			delete(m, k)
+		}
+		return m
+	}
+	assert.Equal(t, withoutProgress(resp), withoutProgress(got))
 
 	second, _ := placeOrder(t, u, uuid.NewString(), fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, b.ID))
 	require.Equal(t, http.StatusAccepted, second)
