@@ -151,8 +151,8 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		if err != nil {
 			return err
 		}
-		// No contentType on a transaction's writes: state.redis 1.18 then
-		// uses RedisJSON whether or not the server has it (docs/dapr-notes.md).
+		// No contentType on a transaction's writes: one state store then
+		// needs a server module it may not have (docs/dapr-notes.md).
 		indexItem := &dapr.SetStateItem{Key: indexRecord(o.UserID), Value: index,
 			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}}
 		if item != nil && item.Etag != "" {
@@ -168,8 +168,8 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		if key != "" {
 			// The claim is replaced at the version it has now: a store may
 			// refuse an unconditional write over a record written
-			// first-write (state.redis does), and one that changed since
-			// fails the transaction, which then finds out why.
+			// first-write (one does: docs/dapr-notes.md), and a claim that
+			// changed since fails the transaction, which then finds out why.
 			current, err := s.client.GetState(ctx, s.store, claimKey(o.UserID, key), nil)
 			if err != nil {
 				return sidecar.Err(err, "read idempotency claim")

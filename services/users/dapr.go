@@ -51,8 +51,8 @@ func (s *daprUserStore) Create(ctx context.Context, u User, ev UserRegistered) e
 		{
 			Type: dapr.StateOperationTypeUpsert,
 			Item: &dapr.SetStateItem{
-				// No contentType on a transaction's writes: state.redis 1.18
-				// then uses RedisJSON whether or not the server has it
+				// No contentType on a transaction's writes: one state store
+				// then needs a server module it may not have
 				// (docs/dapr-notes.md).
 				Key: userKey(u.ID), Value: record,
 				Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
