@@ -7,13 +7,16 @@ import (
 )
 
 // StateStore returns, for Start, a state store component named name of the
-// local profile's kind: a SQLite file in the sidecar's folder. The apps'
+// local profile's kind: a SQLite file in the sidecar's folder. Its busy
+// timeout is 10 s: the contract tests race 50 transactions at one file under
+// the race detector on two cores, and with 2 s some waited out the lock
+// (SQLITE_BUSY; seen in CI). The apps'
 // contract tests take their components from here, so that no file of a
 // service names a component type (internal/launcher/profiles_test.go checks).
 func StateStore(name string, opts ...StoreOption) string {
 	meta := map[string]string{
 		"connectionString": "{{dir}}/" + name + ".db",
-		"busyTimeout":      "2s",
+		"busyTimeout":      "10s",
 	}
 	keys := []string{"connectionString", "busyTimeout"}
 	for _, o := range opts {
