@@ -9,9 +9,12 @@ PROFILE      ?= local
 NAMERESOLUTION ?= sqlite
 # Every profile `make test-matrix` runs the end-to-end suite on. Not redis:
 # Dapr's state.redis applies the rest of a transaction when one write's ETag
-# fails (no rollback), so the saga oversells and the suite fails on it, as
-# docs/profiles.md shows; `make test-e2e PROFILE=redis` runs it anyway.
-PROFILES     := local postgres mysql kafka
+# fails (no rollback), so the saga oversells and the suite fails on it. Not
+# mysql yet: it passed once and failed the next run under load (100 sagas
+# at once ran at 1.4/s, and a subscriber stopped for a while missed its
+# event within 30 s). docs/profiles.md has both; `make test-e2e PROFILE=...`
+# runs either anyway.
+PROFILES     := local postgres kafka
 BIN          := .bin
 DAPR_VERSION := 1.18.2
 DAPR_COMMIT  := d2dd3747145e38e4d85db4714e26d7569c9c37db
