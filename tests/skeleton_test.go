@@ -132,6 +132,54 @@ func TestNoEventLostWhileSubscriberDown(t *testing.T) {
 	}
 }
 
+// Start order: the sidecar up first, its components connected, and the app
+// only 5 s later. Events kept for a subscriber that was down reach it all the
+// same. (Dapr 1.18's pubsub.mqtt3 fails this: the broker hands the kept
+// messages over as the component connects, before any subscription has a
+// handler, and they are never delivered; docs/profiles.md.)
+func TestNoEventLostWhenTheSidecarStartsFirst(t *testing.T) {
+	const slowStart = 5 * time.Second
+	skipShort(t)
+	for _, name := range []string{"notifications", "notifications.daprd"} {
+		require.NoError(t, sys.StopProcess(name))
+	}
+	started := false
+	t.Cleanup(func() {
+		if !started {
+			restart(t, "notifications.daprd", "notifications")
+		}
+	})
+	var users []user
+	for range 3 {
+		users = append(users, registerUser(t, "Later"))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sidecar := make(chan error, 1)
+	// daprd is ready only once its app is; it connects its components
+	// before that, which its outbound health reports.
+	go func() { sidecar <- sys.StartProcess(ctx, "notifications.daprd") }()
+	outbound := sidecarURL(t, "notifications") + "/v1.0/healthz/outbound"
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, err := http.Get(outbound) //nolint:noctx // bounded by EventuallyWithT
+		if !assert.NoError(c, err) {
+			return
+		}
+		resp.Body.Close()
+		assert.Equal(c, http.StatusNoContent, resp.StatusCode)
+	}, time.Minute, 50*time.Millisecond, "notifications' sidecar never connected its components")
+	// The fault: an app slow to start. Not a wait for anything; the sidecar
+	// is up, and the app is held back as a slow start-up would hold it.
+	time.Sleep(slowStart)
+	require.NoError(t, sys.StartProcess(ctx, "notifications"))
+	require.NoError(t, <-sidecar)
+	started = true
+	for _, u := range users {
+		awaitWelcome(t, u)
+	}
+}
+
 // Every request really crosses the sidecars: with either sidecar on the
 // path down, the gateway answers 503 and nothing is stored; once it is
 // back, the same request succeeds.

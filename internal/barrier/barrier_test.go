@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/daprdtest"
@@ -337,5 +340,40 @@ func TestBackoffGrowsAndStaysBounded(t *testing.T) {
 		ceiling := min(time.Millisecond<<min(attempt-1, 6), 50*time.Millisecond)
 		assert.GreaterOrEqual(t, d, ceiling/2, "attempt %d", attempt)
 		assert.LessOrEqual(t, d, ceiling, "attempt %d", attempt)
+	}
+}
+
+// failingTx is a Dapr client whose state transactions all fail with err.
+type failingTx struct {
+	dapr.Client
+	err error
+}
+
+func (f failingTx) ExecuteStateTransaction(context.Context, string, map[string]string, []*dapr.StateOperation) error {
+	return f.err
+}
+
+// How the Dapr store reports each way a transaction can fail: the races
+// (an ETag, or a rollback to break a lock conflict) as ErrConflict, which
+// the barrier runs again; anything else as an error of its own.
+func TestDaprStoreTransactFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		err      error
+		conflict bool
+	}{
+		{"etag mismatch", status.Error(codes.Aborted, "possible etag mismatch"), true},
+		{"deadlock", status.Error(codes.Internal, "error while executing state transaction: Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction"), true},
+		{"lock wait timeout", status.Error(codes.Internal, "Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction"), true},
+		{"store down", status.Error(codes.Unavailable, "connection refused"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := barrier.NewDaprStore(failingTx{err: tc.err}, "store")
+			err := store.Transact(t.Context(), []barrier.Op{{Key: "k", Value: []byte(`1`)}})
+			require.Error(t, err)
+			assert.Equal(t, tc.conflict, errors.Is(err, barrier.ErrConflict), "%v", err)
+		})
 	}
 }

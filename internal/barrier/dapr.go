@@ -62,7 +62,10 @@ func (s *DaprStore) Transact(ctx context.Context, ops []Op) error {
 		tx = append(tx, &dapr.StateOperation{Type: typ, Item: item})
 	}
 	err := s.client.ExecuteStateTransaction(ctx, s.store, nil, tx)
-	if sidecar.IsETagMismatch(err) {
+	// A transaction the database rolled back to break a lock conflict lost
+	// a race as surely as one whose ETag failed: nothing of it applied, and
+	// the barrier runs it again on fresh reads.
+	if sidecar.IsETagMismatch(err) || sidecar.IsRolledBack(err) {
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	return sidecar.Err(err, "state transaction")

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -45,6 +46,10 @@ func (s *System) natsSpec(res []resource) (procSpec, error) {
 // ensureStreams creates (or updates) one JetStream stream per topic of every
 // pubsub.jetstream component in the profile. Streams keep messages for a
 // week, so a subscriber that was down catches up from its durable consumer.
+// For a fresh system (Config.Fresh) each stream is deleted first, with its
+// messages and durable consumers: the local profile's server starts with an
+// empty store anyway, but a profile on the machine's NATS server keeps both
+// from the last run.
 func (s *System) ensureStreams(ctx context.Context) error {
 	res, err := readResources(s.apps[0].ResourcesPaths)
 	if err != nil {
@@ -69,6 +74,13 @@ func (s *System) ensureStreams(ctx context.Context) error {
 			return err
 		}
 		for _, topic := range ps.Topics {
+			if s.cfg.Fresh {
+				err := js.DeleteStream(ctx, streamName(topic))
+				if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+					nc.Close()
+					return fmt.Errorf("delete stream for topic %s (fresh start): %w", topic, err)
+				}
+			}
 			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 				Name:     streamName(topic),
 				Subjects: []string{topic},

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -428,4 +431,69 @@ spec:
 	err := s.ensureStreams(t.Context())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"order.paid" and "order_paid"`)
+}
+
+// A profile on the machine's NATS server keeps its streams between runs; a
+// fresh system must not see the last run's messages.
+func TestEnsureStreamsEmptiesThemForAFreshSystem(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs nats-server")
+	}
+	url := daprdtest.StartNATS(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "res.yaml"), []byte(`
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.jetstream
+  metadata:
+    - name: natsURL
+      value: `+url+`
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata:
+  name: things
+spec:
+  pubsubname: pubsub
+  topic: things
+  routes:
+    default: /things
+`), 0o644))
+
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	messages := func() uint64 {
+		st, err := js.Stream(t.Context(), streamName("things"))
+		require.NoError(t, err)
+		info, err := st.Info(t.Context())
+		require.NoError(t, err)
+		return info.State.Msgs
+	}
+
+	for _, tc := range []struct {
+		fresh bool
+		want  uint64
+	}{
+		{fresh: false, want: 1}, // the message published below is kept
+		{fresh: true, want: 0},
+	} {
+		s := &System{
+			cfg:  Config{Fresh: tc.fresh},
+			apps: []App{{AppSettings: AppSettings{AppID: "app", ResourcesPaths: []string{dir}}}},
+			out:  newLineWriter(io.Discard, []string{"launcher"}),
+		}
+		require.NoError(t, s.ensureStreams(t.Context()))
+		if !tc.fresh {
+			_, err := js.Publish(t.Context(), "things", []byte("old"))
+			require.NoError(t, err)
+			require.NoError(t, s.ensureStreams(t.Context()))
+		}
+		assert.Equal(t, tc.want, messages(), "fresh=%v", tc.fresh)
+	}
 }

@@ -31,7 +31,10 @@ func Err(err error, format string, args ...any) error {
 // its message, so both are checked. Some stores report neither, only a
 // message of their own inside codes.Internal: state.redis (1.18) "failed to
 // set key <key>" or "failed to delete <key>", the SQL stores "no item was
-// updated" for a first-write insert over an existing record.
+// updated" for a first-write insert over an existing record, and
+// state.mysql in READ COMMITTED a duplicate primary key when two first-write
+// inserts of one key race (the loser's existence check does not wait for the
+// winner's uncommitted row; its insert then does).
 func IsETagMismatch(err error) bool {
 	if err == nil {
 		return false
@@ -57,4 +60,40 @@ var etagMismatchSigns = []string{
 	// A first-write insert over an existing record, without an ETag, in
 	// state.postgresql v1 and v2, sqlserver and oracledatabase.
 	"no item was updated",
+	// Two first-write inserts of one key at once in state.mysql under READ
+	// COMMITTED (components/mysql/ says why that level): MySQL's and
+	// MariaDB's error 1062 on the primary key.
+	"error 1062 (23000): duplicate entry",
+}
+
+// IsRolledBack reports whether the store rolled a state write back whole
+// because it lost a lock race with another transaction: a deadlock, a lock
+// wait that timed out, a serialization failure. Nothing of it applied, so
+// the same write on fresh reads may succeed, as after an ETag mismatch; but
+// unlike a mismatch it says nothing of the record's version. Stores report
+// it inside codes.Internal, in their own words.
+func IsRolledBack(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	for _, sign := range rollbackSigns {
+		if strings.Contains(msg, sign) {
+			return true
+		}
+	}
+	return false
+}
+
+// rollbackSigns are the messages by which state stores report a
+// transaction that the database rolled back to break a lock conflict.
+var rollbackSigns = []string{
+	"error 1213 (40001)", // MySQL, MariaDB: deadlock found when trying to get lock
+	"error 1205 (hy000)", // MySQL, MariaDB: lock wait timeout exceeded
+	// MariaDB 10.11 in place of 1213 when the deadlock's victim was inside
+	// INSERT ... SELECT (state.mysql's first-write insert): seen here under
+	// the same contention that gave 1213s, never otherwise.
+	"error 1467 (hy000): failed to read auto-increment value",
+	"sqlstate 40001", // PostgreSQL: serialization_failure
+	"sqlstate 40p01", // PostgreSQL: deadlock_detected
 }

@@ -56,6 +56,8 @@ func TestIsETagMismatch(t *testing.T) {
 		{"redis set script", status.Error(codes.Internal, "error while executing state transaction: ERR user_script:14: failed to set key orders||idem-1 script: d908, on @user_script:14."), true},
 		{"redis delete script", status.Error(codes.Internal, "failed deleting state with key orders||idem-1: ERR user_script:6: failed to delete orders||idem-1 script: 1f2e"), true},
 		{"postgres first-write", status.Error(codes.Internal, "failed saving state in state store orders-store: no item was updated"), true},
+		{"mysql first-write race", status.Error(codes.Internal, "error while executing state transaction: Error 1062 (23000): Duplicate entry 'orders||order-da08cf7e' for key 'PRIMARY'"), true},
+		{"mysql deadlock", status.Error(codes.Internal, "error while executing state transaction: Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction"), false},
 		{"other failure", status.Error(codes.Internal, "database is locked"), false},
 		{"redis without its JSON module", status.Error(codes.Internal, "ERR Unknown Redis command called from script"), false},
 		{"nil", nil, false},
@@ -64,6 +66,31 @@ func TestIsETagMismatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.want, sidecar.IsETagMismatch(tt.err))
+		})
+	}
+}
+
+func TestIsRolledBack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"mysql deadlock", status.Error(codes.Internal, "error while executing state transaction: Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction"), true},
+		{"mysql lock wait", status.Error(codes.Internal, "Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction"), true},
+		{"mariadb deadlock victim in INSERT ... SELECT", status.Error(codes.Internal, "error while executing state transaction: Error 1467 (HY000): Failed to read auto-increment value from storage engine"), true},
+		{"postgres serialization", status.Error(codes.Internal, "ERROR: could not serialize access due to concurrent update (SQLSTATE 40001)"), true},
+		{"postgres deadlock", status.Error(codes.Internal, "ERROR: deadlock detected (SQLSTATE 40P01)"), true},
+		{"wrapped", fmt.Errorf("save: %w", status.Error(codes.Internal, "Error 1213 (40001): Deadlock found")), true},
+		{"etag mismatch", status.Error(codes.Aborted, "possible etag mismatch"), false},
+		{"mysql first-write race", status.Error(codes.Internal, "Error 1062 (23000): Duplicate entry 'k' for key 'PRIMARY'"), false},
+		{"store down", status.Error(codes.Internal, "dial tcp 127.0.0.1:3306: connect: connection refused"), false},
+		{"nil", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, sidecar.IsRolledBack(tc.err))
 		})
 	}
 }

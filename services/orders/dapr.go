@@ -188,7 +188,9 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		if err == nil {
 			return nil
 		}
-		if !sidecar.IsETagMismatch(err) {
+		// Rolled back whole to break a lock conflict: nothing applied, so
+		// it is tried again like a lost ETag race.
+		if !sidecar.IsETagMismatch(err) && !sidecar.IsRolledBack(err) {
 			return sidecar.Err(err, "save order")
 		}
 		if _, err := s.Order(ctx, o.ID); err == nil {
@@ -229,7 +231,7 @@ func (s *daprOrderStore) Update(ctx context.Context, id string, change func(*Ord
 		if err == nil {
 			return o, nil
 		}
-		if !sidecar.IsETagMismatch(err) {
+		if !sidecar.IsETagMismatch(err) && !sidecar.IsRolledBack(err) {
 			return Order{}, sidecar.Err(err, "save order")
 		}
 	}
