@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DTM (github.com/dtm-labs/dtm, pinned in tools/dtm) runs the saga's
+// participant calls: reserve (catalog try, compensated by cancel), charge
+// (payments, compensated by refund), confirm (catalog). It calls them
+// exactly where the checkout saga's activities call them: through the
+// orders app's sidecar (HTTP service invocation, orders' API token), so
+// the participants, their sidecars, access control and stores are the
+// same. DTM keeps its transactions in its embedded store (BoltDB, a file).
+
+// onlyLoopback reports whether this process sees no network interface but
+// loopback: DTM's server listens on every interface (":port", no setting
+// to change it), so it runs only in a private network namespace (`make
+// bench` runs the benchmark in one).
+func onlyLoopback() bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(string, ...any)) error {
+	dir, err := os.MkdirTemp("", "bench-dtm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	conf := fmt.Sprintf("HttpPort: %d\nGrpcPort: %d\nJsonRpcPort: %d\nLogLevel: warn\nRequestTimeout: 10\n", ports[0], ports[1], ports[2])
+	if err := writeFiles(dir, map[string]string{"conf.yml": conf}); err != nil {
+		return err
+	}
+	p, err := startProc("dtm", dir, filepath.Join(cfg.bin, "dtm"), nil, "-c", filepath.Join(dir, "conf.yml"))
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	base := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	if err := p.waitHTTP(base+"/api/dtmsvr/version", time.Minute, http.StatusOK); err != nil {
+		return err
+	}
+	// The system the sagas run on: a fresh one whenever the last one's
+	// stock is short of the next step (refill), between steps only.
+	var (
+		cur     *shop
+		invoke  string
+		token   string
+		systems int
+		inv     invariant
+	)
+	use := func() error {
+		systems++
+		shp, err := startShop(ctx, cfg, "local", fmt.Sprintf("dtm-%d", systems), log)
+		if err != nil {
+			return err
+		}
+		orders, _ := shp.sys.App("orders")
+		cur, token = shp, shp.sys.Env()["DAPR_API_TOKEN"]
+		invoke = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke", orders.HTTPPort)
+		return nil
+	}
+	retire := func() {
+		if cur != nil {
+			inv.add(cur.audit(ctx))
+			cur.stop()
+			cur = nil
+		}
+	}
+	defer func() {
+		retire()
+		s.invariant = &inv
+		log("part 2: %s: %s", s.label, inv.summary())
+	}()
+	if err := use(); err != nil {
+		return err
+	}
+	g := &gatewayClient{base: base, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	submit := func(ctx context.Context) (func(context.Context) (ended, error), error) {
+		shp := cur
+		sh, it, ok := shp.pick()
+		if !ok {
+			return nil, fmt.Errorf("no stock or money left")
+		}
+		gid := uuid.NewString()
+		try, _ := json.Marshal(map[string]any{"items": []map[string]any{{"product_id": it.id, "quantity": 1}}})
+		charge, _ := json.Marshal(map[string]any{"user_id": sh.id, "amount_cents": it.price})
+		body := map[string]any{
+			"gid": gid, "trans_type": "saga", "wait_result": true, "protocol": "http",
+			"steps": []map[string]string{
+				{"action": invoke + "/catalog/method/reservations/" + gid + "/try", "compensate": invoke + "/catalog/method/reservations/" + gid + "/cancel"},
+				{"action": invoke + "/payments/method/charges/" + gid, "compensate": invoke + "/payments/method/charges/" + gid + "/refund"},
+				{"action": invoke + "/catalog/method/reservations/" + gid + "/confirm", "compensate": ""},
+			},
+			"payloads":       []string{string(try), string(charge), "{}"},
+			"branch_headers": map[string]string{"dapr-api-token": token},
+		}
+		sent := time.Now()
+		status, b, err := g.do(ctx, http.MethodPost, "/api/dtmsvr/submit", "", body, nil)
+		at := time.Now()
+		if err == nil && (status != http.StatusOK || !strings.Contains(string(b), "SUCCESS")) {
+			err = fmt.Errorf("dtm submit: %d %.300s", status, b)
+		}
+		if err != nil {
+			shp.record(it, "") // failed, or compensated, or still running: unknown here
+			return nil, err
+		}
+		shp.record(it, "completed")
+		return func(context.Context) (ended, error) {
+			return ended{status: "completed", latency: at.Sub(sent), at: at}, nil
+		}, nil
+	}
+	// Ready when one saga goes through.
+	if err := retry(ctx, func() error { _, err := submit(ctx); return err }); err != nil {
+		return fmt.Errorf("a first DTM saga: %w\n%s", err, p.out.tail(20))
+	}
+	refill := func() error {
+		retire()
+		return use()
+	}
+	rising(ctx, s, cfg.benchtime, 256, func() int { return cur.capacity() }, refill, submit, log)
+	s.note = fmt.Sprintf("%d systems", systems)
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// The protobuf encoding of orderEvent, written by hand with protowire (the
+// wire format generated code produces: field numbers 1 to 5 in the order
+// of the struct). No protoc is needed to measure it; generated code does
+// a little more work (reflection tables, unknown fields), so this is
+// protobuf at its fastest.
+func appendOrderEventProto(b []byte, e orderEvent) []byte {
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendString(b, e.OrderID)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendString(b, e.UserID)
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	b = protowire.AppendString(b, string(e.Status))
+	b = protowire.AppendTag(b, 4, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(e.TotalCents))
+	if e.Reason != "" {
+		b = protowire.AppendTag(b, 5, protowire.BytesType)
+		b = protowire.AppendString(b, e.Reason)
+	}
+	return b
+}
+
+func parseOrderEventProto(b []byte) (orderEvent, error) {
+	var e orderEvent
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return e, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case typ == protowire.BytesType:
+			v, n := protowire.ConsumeString(b)
+			if n < 0 {
+				return e, protowire.ParseError(n)
+			}
+			b = b[n:]
+			switch num {
+			case 1:
+				e.OrderID = v
+			case 2:
+				e.UserID = v
+			case 3:
+				e.Status = Status(v)
+			case 5:
+				e.Reason = v
+			}
+		case typ == protowire.VarintType && num == 4:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return e, protowire.ParseError(n)
+			}
+			b = b[n:]
+			e.TotalCents = int64(v)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return e, protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	return e, nil
+}
+
+// BenchmarkEventEncoding encodes and decodes the payload of
+// order.cancelled (orderEvent, with a reason) as the saga publishes it
+// (JSON, variant=json) and as protobuf (variant=protobuf). bytes/event is
+// the payload's size.
+func BenchmarkEventEncoding(b *testing.B) {
+	e := orderEvent{
+		OrderID: "7c1e5a0e-2f4b-4c6a-9a53-1f0d2b7e8c41", UserID: "1f65b0c2-8d3e-4b7a-a1c9-5e2f7d0a9b36",
+		Status: StatusCancelled, TotalCents: 5490, Reason: "payment declined: the wallet's balance is below the amount",
+	}
+	b.Run("variant=json", func(b *testing.B) {
+		var size int
+		b.ReportAllocs()
+		for b.Loop() {
+			raw, err := json.Marshal(e)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = len(raw)
+			var got orderEvent
+			if err := json.Unmarshal(raw, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size), "bytes/event")
+	})
+	b.Run("variant=protobuf", func(b *testing.B) {
+		var size int
+		b.ReportAllocs()
+		for b.Loop() {
+			raw := appendOrderEventProto(nil, e)
+			size = len(raw)
+			got, err := parseOrderEventProto(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got != e {
+				b.Fatal(fmt.Sprintf("decoded %+v", got))
+			}
+		}
+		b.ReportMetric(float64(size), "bytes/event")
+	})
+}
