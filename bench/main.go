@@ -9,7 +9,8 @@
 // Go reverse proxies, two Dapr sidecars), micro (Go benchmarks of the
 // seed's practices, before/after, compared with benchstat), pubsub (Dapr
 // pub/sub against a direct NATS JetStream client), saga (the checkout
-// saga on Dapr Workflow against the same workflow with no-op activities).
+// saga on Dapr Workflow, local and redis profiles, against the same
+// workflow with no-op activities and the same participant calls by DTM).
 // `make bench` runs it; it needs `make tools` first.
 package main
 

@@ -100,7 +100,7 @@ func (r *report) write(cfg config) error {
 
 const howToRun = "## Running it\n\n" +
 	"```sh\nmake tools          # once: daprd, nats-server\n" +
-	"make bench          # everything, about 6 minutes on two cores (BENCHTIME=5s); BENCHTIME=2s for a quick look\n" +
+	"make bench          # everything, about 10 minutes on two cores (BENCHTIME=5s); BENCHTIME=2s for a quick look\n" +
 	"make bench BENCH_PARTS=invoke,micro   # some parts only\n```\n\n" +
 	"`make bench` holds `/tmp/daprshop-e2e.lock` while it runs, so that it never shares the machine with an end-to-end run. " +
 	"The Go benchmarks of part 4 also run alone: `go test -run '^$' -bench . -benchmem ./services/catalog/` and the others listed there.\n"
