@@ -168,8 +168,8 @@ BENCH_LOCK  ?= /tmp/daprshop-e2e.lock
 # 1: run in a private network namespace holding only loopback (unshare, as
 # root), so that no port of the run is reachable from outside: DTM's server
 # listens on every interface and has no setting for it. 0: run in the
-# host's namespace, without DTM.
-BENCH_NETNS ?= 1
+# host's namespace, without DTM. The default: 1 for root, 0 for anyone else.
+BENCH_NETNS ?= $(if $(filter 0,$(shell id -u)),1,0)
 
 .PHONY: tools-bench
 tools-bench: $(BIN)/benchstat $(BIN)/dtm ## build benchstat and DTM (part 2's comparison) into .bin/ (DTM ~3 min the first time)
