@@ -2,9 +2,11 @@ package launcher
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +148,51 @@ func consulLeader(url string) func(context.Context) error {
 			return fmt.Errorf("consul has no leader yet")
 		}
 		return nil
+	}
+}
+
+func consulURL() string { return fmt.Sprintf("http://127.0.0.1:%d", consulHTTPPort) }
+
+// consulResolves is nil once Consul has a passing instance of every app id,
+// which is what Dapr's consul resolver asks it for.
+func consulResolves(base string, appIDs []string) func(context.Context) error {
+	client := &http.Client{Timeout: time.Second}
+	return func(ctx context.Context) error {
+		for _, id := range appIDs {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/health/service/"+url.PathEscape(id)+"?passing=true", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			var instances []json.RawMessage
+			err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&instances)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || err != nil {
+				return fmt.Errorf("consul health of %s: %s %v", id, resp.Status, err)
+			}
+			if len(instances) == 0 {
+				return fmt.Errorf("consul has no passing instance of %s yet", id)
+			}
+		}
+		return nil
+	}
+}
+
+// waitFor polls check every 100 ms until it is nil or ctx ends (then its
+// last error).
+func waitFor(ctx context.Context, check func(context.Context) error) error {
+	for {
+		err := check(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

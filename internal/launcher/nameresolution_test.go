@@ -1,8 +1,12 @@
 package launcher
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,5 +64,38 @@ func TestNameResolutionChoices(t *testing.T) {
 	for _, c := range append(configs, "../../dapr/config.yaml") {
 		spec, _ := read(c)["spec"].(map[string]any)
 		assert.Equal(t, want, spec["nameResolution"], "%s carries the default block", c)
+	}
+}
+
+// The launcher waits until Consul resolves every app: an app without a
+// passing instance, or a Consul that answers badly, keeps it waiting.
+func TestConsulResolves(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		answers map[string]string // app id → the body of its health query
+		status  int
+		wantErr string
+	}{
+		{"every app passing", map[string]string{"a": `[{"Service":{}}]`, "b": `[{}]`}, http.StatusOK, ""},
+		{"one app not yet", map[string]string{"a": `[{}]`, "b": `[]`}, http.StatusOK, "no passing instance of b"},
+		{"consul fails", map[string]string{"a": `[{}]`, "b": `[{}]`}, http.StatusInternalServerError, "consul health of a"},
+		{"not JSON", map[string]string{"a": `<html>`, "b": `[{}]`}, http.StatusOK, "consul health of a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				assert.Equal(t, "true", r.URL.Query().Get("passing"))
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.answers[strings.TrimPrefix(r.URL.Path, "/v1/health/service/")])
+			}))
+			defer srv.Close()
+			err := consulResolves(srv.URL, []string{"a", "b"})(t.Context())
+			if tc.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tc.wantErr)
+			}
+		})
 	}
 }
