@@ -195,27 +195,17 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 	go func() { _ = srv.Serve(sub) }()
 	stops = append(stops, func() { _ = srv.Close() })
 
-	component := fmt.Sprintf(`apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: pubsub
-spec:
-  type: pubsub.jetstream
-  version: v1
-  metadata:
-    - name: natsURL
-      value: %s
-    - name: durableName
-      value: "{appID}"
-    - name: queueGroupName
-      value: "{appID}"
-    - name: deliverPolicy
-      value: all
-    - name: ackPolicy
-      value: explicit
-    - name: ackWait
-      value: 60s
-`, natsURL)
+	// The local profile's own component, pointed at this run's server: the
+	// settings measured are the ones the shop runs with.
+	local, err := os.ReadFile(filepath.Join(cfg.root, "components", "local", "pubsub.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	const localURL = "nats://127.0.0.1:4322"
+	if !strings.Contains(string(local), localURL) {
+		return nil, fmt.Errorf("components/local/pubsub.yaml no longer names %s; the benchmark cannot point it at its own server", localURL)
+	}
+	component := strings.Replace(string(local), localURL, natsURL, 1)
 	res := filepath.Join(dir, "resources")
 	if err := writeFiles(res, map[string]string{"pubsub.yaml": component}); err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func (s *DaprStore) Transact(ctx context.Context, ops []Op) error {
 	// A transaction the database rolled back to break a lock conflict lost
 	// a race as surely as one whose ETag failed: nothing of it applied, and
 	// the barrier runs it again on fresh reads.
-	if sidecar.IsETagMismatch(err) || sidecar.IsRolledBack(err) {
+	if sidecar.LostRace(err) {
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	return sidecar.Err(err, "state transaction")

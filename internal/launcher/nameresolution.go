@@ -151,7 +151,24 @@ func consulLeader(url string) func(context.Context) error {
 	}
 }
 
-func consulURL() string { return fmt.Sprintf("http://127.0.0.1:%d", consulHTTPPort) }
+// sidecarReady is a sidecar's readiness: its health endpoint answers, and
+// with Consul name resolution Consul also resolves its app id. A sidecar is
+// healthy before Consul has run its first check of it, and until then no
+// other sidecar can reach its app (seen in CI: "no healthy services found
+// with AppID 'orders'" right after start).
+func (s *System) sidecarReady(a App) func(context.Context) error {
+	healthy := httpProbe(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.HTTPPort))
+	if s.cfg.NameResolution != "consul" {
+		return healthy
+	}
+	resolved := consulResolves(fmt.Sprintf("http://127.0.0.1:%d", consulHTTPPort), []string{a.AppID})
+	return func(ctx context.Context) error {
+		if err := healthy(ctx); err != nil {
+			return err
+		}
+		return resolved(ctx)
+	}
+}
 
 // consulResolves is nil once Consul has a passing instance of every app id,
 // which is what Dapr's consul resolver asks it for.
@@ -178,21 +195,5 @@ func consulResolves(base string, appIDs []string) func(context.Context) error {
 			}
 		}
 		return nil
-	}
-}
-
-// waitFor polls check every 100 ms until it is nil or ctx ends (then its
-// last error).
-func waitFor(ctx context.Context, check func(context.Context) error) error {
-	for {
-		err := check(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }

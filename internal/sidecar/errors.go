@@ -39,11 +39,13 @@ func IsETagMismatch(err error) bool {
 	if err == nil {
 		return false
 	}
-	if status.Code(err) == codes.Aborted {
-		return true
-	}
+	return status.Code(err) == codes.Aborted || says(err, etagMismatchSigns)
+}
+
+// says reports whether err's message contains one of signs (lower case).
+func says(err error, signs []string) bool {
 	msg := strings.ToLower(err.Error())
-	for _, sign := range etagMismatchSigns {
+	for _, sign := range signs {
 		if strings.Contains(msg, sign) {
 			return true
 		}
@@ -73,16 +75,15 @@ var etagMismatchSigns = []string{
 // unlike a mismatch it says nothing of the record's version. Stores report
 // it inside codes.Internal, in their own words.
 func IsRolledBack(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := strings.ToLower(err.Error())
-	for _, sign := range rollbackSigns {
-		if strings.Contains(msg, sign) {
-			return true
-		}
-	}
-	return false
+	return err != nil && says(err, rollbackSigns)
+}
+
+// LostRace reports whether a state write lost a race with another one and
+// applied nothing, its ETag refused (IsETagMismatch) or its transaction
+// rolled back to break a lock conflict (IsRolledBack): the same write on
+// fresh reads may succeed.
+func LostRace(err error) bool {
+	return IsETagMismatch(err) || IsRolledBack(err)
 }
 
 // rollbackSigns are the messages by which state stores report a

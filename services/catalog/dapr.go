@@ -199,7 +199,7 @@ func (s *daprProductStore) UpdateStock(ctx context.Context, id string, change fu
 		}
 		err = s.client.SaveStateWithETag(ctx, s.store, productKey(id), b, item.Etag, jsonMeta,
 			dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
-		if sidecar.IsETagMismatch(err) || sidecar.IsRolledBack(err) {
+		if sidecar.LostRace(err) {
 			continue
 		}
 		if err != nil {

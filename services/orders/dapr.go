@@ -190,7 +190,7 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		}
 		// Rolled back whole to break a lock conflict: nothing applied, so
 		// it is tried again like a lost ETag race.
-		if !sidecar.IsETagMismatch(err) && !sidecar.IsRolledBack(err) {
+		if !sidecar.LostRace(err) {
 			return sidecar.Err(err, "save order")
 		}
 		if _, err := s.Order(ctx, o.ID); err == nil {
@@ -231,7 +231,7 @@ func (s *daprOrderStore) Update(ctx context.Context, id string, change func(*Ord
 		if err == nil {
 			return o, nil
 		}
-		if !sidecar.IsETagMismatch(err) && !sidecar.IsRolledBack(err) {
+		if !sidecar.LostRace(err) {
 			return Order{}, sidecar.Err(err, "save order")
 		}
 	}
