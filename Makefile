@@ -49,9 +49,11 @@ $(BIN)/jaeger: tools/observe/go.mod tools/observe/go.sum
 	  -o ../../$(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 	@touch $@
 
-$(BIN)/nats-server: tools/go.mod tools/go.sum
+# The local profile's broker, in a module of its own (tools/nats/go.mod
+# says why it does not take the version dapr's go.mod names).
+$(BIN)/nats-server: tools/nats/go.mod tools/nats/go.sum
 	@echo "tools: building nats-server..."
-	@cd tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../$(BIN)/nats-server github.com/nats-io/nats-server/v2
+	@cd tools/nats && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/nats-server github.com/nats-io/nats-server/v2
 	@touch $@
 
 # The broker of the kafka profile (components/kafka/): kfake, franz-go's
@@ -111,6 +113,19 @@ test-matrix: test tools-consul ## make test, then the end-to-end suite on every 
 	@for nr in mdns consul; do \
 	  $(MAKE) --no-print-directory test-e2e PROFILE=local NAMERESOLUTION=$$nr || exit 1; \
 	done
+
+# The fault scenarios (tests/chaos_*_test.go, tests/security_test.go) at
+# full counts: kill -9 mid-saga of every participant and the control plane,
+# 10,000 events with the subscriber killed every 400, SIGTERM under load,
+# start order, broker restarts, hostile requests. `make test` runs the same
+# scenarios at small counts. Writes the summary table into docs/chaos.md.
+CHAOS_RUN := TestChaos|TestSecurity
+
+.PHONY: chaos
+chaos: tools $(BIN)/promql-names ## the fault and attack scenarios at full counts (~15 min); writes docs/chaos.md's table
+	@echo "chaos: profile $(PROFILE), name resolution $(NAMERESOLUTION)"
+	CHAOS=full CHAOS_REPORT=$(CURDIR)/docs/chaos.md PROFILE=$(PROFILE) NAMERESOLUTION=$(NAMERESOLUTION) \
+	  $(GO) test -v -count=1 -timeout 60m -run '$(CHAOS_RUN)' ./tests/
 
 .PHONY: test-unit
 test-unit: vet ## unit tests only (no sidecars)

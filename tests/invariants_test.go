@@ -202,27 +202,10 @@ func (sc *scenario) check(t *testing.T) {
 
 // loadInitialStock reads every product's total units before any test runs.
 func loadInitialStock() error {
-	a, ok := sys.App("catalog")
-	if !ok {
-		return fmt.Errorf("no catalog app")
-	}
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/stock", a.AppPort), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("dapr-api-token", sys.Env()["APP_API_TOKEN"])
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /stock: %d", resp.StatusCode)
-	}
 	var out struct {
 		Items []stock `json:"items"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := getFromApp("catalog", "/stock", &out); err != nil {
 		return err
 	}
 	initialStock = map[string]int64{}

@@ -21,6 +21,10 @@ import (
 // sys is the running system every test in this package uses.
 var sys *launcher.System
 
+// systemLog is the file every process of the system writes its lines to,
+// each behind its name (the fault scenarios count what the apps logged).
+var systemLog string
+
 // traces receives the spans of the running system.
 var traces *traceSink
 
@@ -40,6 +44,7 @@ func runWithSystem(m *testing.M) int {
 		return 1
 	}
 	logPath := filepath.Join(root, "tests", "logs", "system.log")
+	systemLog = logPath
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -90,6 +95,15 @@ func runWithSystem(m *testing.M) int {
 	fmt.Printf("system ready in %s; its log: %s\n", time.Since(began).Round(100*time.Millisecond), logPath)
 	code := m.Run()
 	sys.Stop()
+	if err := writeChaosTable(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if path := os.Getenv("CHAOS_REPORT"); path != "" && code == 0 {
+		if err := writeChaosReport(path); err != nil {
+			fmt.Fprintf(os.Stderr, "write the chaos report: %v\n", err)
+			code = 1
+		}
+	}
 	if code != 0 {
 		printTail(logPath, 120)
 	}

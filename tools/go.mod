@@ -1,16 +1,12 @@
-// Module tools pins the external binaries daprshop runs: the Dapr runtime
-// (daprd, placement, scheduler) and nats-server. It is a separate module so
-// the runtime's large dependency graph never enters the application module.
+// Module tools pins the Dapr runtime daprshop runs (daprd, placement,
+// scheduler, sentry). It is a separate module so the runtime's large
+// dependency graph never enters the application module. nats-server has a
+// module of its own (tools/nats): the version in dapr's graph loses messages.
 module github.com/daprshop/daprshop/tools
 
 go 1.26.5
 
-require (
-	github.com/dapr/dapr v1.18.2
-	// The version in dapr v1.18.2's own module graph (its JetStream component is
-	// tested against it), so adding it moves none of daprd's dependencies.
-	github.com/nats-io/nats-server/v2 v2.10.27
-)
+require github.com/dapr/dapr v1.18.2
 
 require (
 	cel.dev/expr v0.25.1 // indirect
@@ -291,7 +287,6 @@ require (
 	github.com/microsoft/go-mssqldb v1.6.0 // indirect
 	github.com/miekg/dns v1.1.57 // indirect
 	github.com/mikeee/aws_credential_helper v0.0.1 // indirect
-	github.com/minio/highwayhash v1.0.3 // indirect
 	github.com/mitchellh/copystructure v1.2.0 // indirect
 	github.com/mitchellh/go-homedir v1.1.0 // indirect
 	github.com/mitchellh/mapstructure v1.5.1-0.20220423185008-bf980b35cac4 // indirect
@@ -304,7 +299,6 @@ require (
 	github.com/mschoch/smat v0.2.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/natefinch/lumberjack v2.0.0+incompatible // indirect
-	github.com/nats-io/jwt/v2 v2.7.3 // indirect
 	github.com/nats-io/nats.go v1.39.1 // indirect
 	github.com/nats-io/nkeys v0.4.10 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect

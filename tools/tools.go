@@ -8,5 +8,4 @@ import (
 	_ "github.com/dapr/dapr/cmd/daprd"
 	_ "github.com/dapr/dapr/cmd/placement"
 	_ "github.com/dapr/dapr/cmd/scheduler"
-	_ "github.com/nats-io/nats-server/v2"
 )

@@ -87,9 +87,13 @@ func Verify(key []byte, cfg Config, token string, now time.Time) (string, error)
 	if !parsed.Valid {
 		return "", ErrInvalid
 	}
-	// The library checks nbf only when present; ours always carry it.
+	// The library checks nbf and iat only when present; ours always carry
+	// both.
 	if claims.NotBefore == nil {
 		return "", fmt.Errorf("%w: no nbf claim", ErrInvalid)
+	}
+	if claims.IssuedAt == nil {
+		return "", fmt.Errorf("%w: no iat claim", ErrInvalid)
 	}
 	if claims.Subject == "" {
 		return "", fmt.Errorf("%w: no sub claim", ErrInvalid)

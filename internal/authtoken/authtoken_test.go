@@ -90,6 +90,7 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 		{"issued in the future", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "iat", now.Add(5*time.Minute).Unix())), now},
 		{"no expiry", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "exp", nil)), now},
 		{"no nbf", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "nbf", nil)), now},
+		{"no iat", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "iat", nil)), now},
 		{"no subject", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "sub", nil)), now},
 		{"wrong issuer", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "iss", "evil")), now},
 		{"wrong audience", sign(t, jwt.SigningMethodHS256, key, with(validClaims(), "aud", "another-app")), now},

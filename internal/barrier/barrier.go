@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"regexp"
 	"time"
@@ -108,6 +109,7 @@ type Barrier struct {
 	now      func() time.Time
 	attempts int
 	backoff  func(attempt int) time.Duration
+	logger   *slog.Logger
 }
 
 // maxAttempts bounds how often an op is run again after losing a race. A
@@ -125,9 +127,17 @@ func WithBackoff(backoff func(attempt int) time.Duration) Option {
 	return func(b *Barrier) { b.backoff = backoff }
 }
 
+// WithLogger logs every replayed op (a repeat of one that ran before: a
+// retried activity, a redelivered request) at info level, with its gid,
+// branch and op, so that duplicate executions can be counted; the barrier
+// makes each a no-op. Without it, nothing is logged.
+func WithLogger(logger *slog.Logger) Option {
+	return func(b *Barrier) { b.logger = logger }
+}
+
 // New returns a barrier keeping its records in store.
 func New(store Store, now func() time.Time, opts ...Option) *Barrier {
-	b := &Barrier{store: store, now: now, attempts: maxAttempts, backoff: Backoff}
+	b := &Barrier{store: store, now: now, attempts: maxAttempts, backoff: Backoff, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -165,6 +175,9 @@ func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Wo
 	}
 	for attempt := 1; ; attempt++ {
 		out, err := b.once(ctx, gid, branch, kind, work)
+		if err == nil && out.Replayed {
+			b.logger.InfoContext(ctx, "barrier op replayed", "gid", gid, "branch", branch, "op", string(kind), "blocked", out.Blocked, "empty", out.Empty)
+		}
 		if !errors.Is(err, ErrConflict) {
 			return out, err
 		}

@@ -1,11 +1,14 @@
 package barrier_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -376,4 +379,54 @@ func TestDaprStoreTransactFailures(t *testing.T) {
 			assert.Equal(t, tc.conflict, errors.Is(err, barrier.ErrConflict), "%v", err)
 		})
 	}
+}
+
+// Every replayed op is logged once, with what names it; a first run, an
+// empty cancel and a failed try are not replays.
+func TestWithLoggerLogsReplays(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	store := barrier.NewMemoryStore()
+	b := barrier.New(store, now, barrier.WithLogger(logger))
+	c := &counter{store: store, key: "n"}
+	ctx := context.Background()
+
+	_, err := b.Do(ctx, "order-1", "charge", barrier.Try, c.add(1)) // first run
+	require.NoError(t, err)
+	_, err = b.Do(ctx, "order-2", "charge", barrier.Cancel, c.add(-1)) // empty cancel
+	require.NoError(t, err)
+	_, err = b.Do(ctx, "order-3", "charge", barrier.Try, func(context.Context) (json.RawMessage, []barrier.Op, error) {
+		return nil, nil, errors.New("declined")
+	})
+	require.Error(t, err)
+	assert.Empty(t, buf.String(), "nothing replayed yet")
+
+	for range 2 {
+		out, err := b.Do(ctx, "order-1", "charge", barrier.Try, c.add(1))
+		require.NoError(t, err)
+		require.True(t, out.Replayed)
+	}
+	out, err := b.Do(ctx, "order-2", "charge", barrier.Try, c.add(1)) // blocked by its cancel
+	require.NoError(t, err)
+	require.True(t, out.Blocked)
+
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		lines = append(lines, m)
+	}
+	require.Len(t, lines, 3)
+	for i, want := range []struct {
+		gid     string
+		blocked bool
+	}{{"order-1", false}, {"order-1", false}, {"order-2", true}} {
+		assert.Equal(t, "barrier op replayed", lines[i]["msg"])
+		assert.Equal(t, want.gid, lines[i]["gid"])
+		assert.Equal(t, "charge", lines[i]["branch"])
+		assert.Equal(t, "try", lines[i]["op"])
+		assert.Equal(t, want.blocked, lines[i]["blocked"])
+	}
+	assert.Equal(t, int64(1), c.runs.Load(), "the work ran once")
 }

@@ -26,8 +26,12 @@ type procSpec struct {
 
 // Restart policy, as a container runtime would apply it: restart after any
 // exit, after a delay that doubles with each quick death (one before the
-// process was ready, or within minHealthyRun of its start); a process that
-// dies quickly maxStartFailures times in a row is given up on.
+// process was ready, or within minHealthyRun of its start). A process that
+// fails to start maxStartFailures times in a row (dies before its ready
+// probe passed; for one without a probe, within minHealthyRun) is given up
+// on. One that was ready is never given up on, however soon it dies: a
+// crash after start-up (or a kill from outside, as the fault scenarios
+// send) is retried with backoff, as Kubernetes does.
 const (
 	restartDelay     = 250 * time.Millisecond
 	maxRestartDelay  = 10 * time.Second
@@ -72,7 +76,7 @@ func (p *process) start() {
 // that a stop arriving at any moment (even between two runs) is honoured.
 func (p *process) supervise(stopCh, done chan struct{}) {
 	defer close(done)
-	failures := 0
+	quick, failures := 0, 0 // quick deaths, and failures to start, in a row
 	for {
 		if isClosed(stopCh) {
 			return
@@ -96,16 +100,22 @@ func (p *process) supervise(stopCh, done chan struct{}) {
 		state := p.cmd.ProcessState
 		p.mu.Unlock()
 		ran := time.Since(started)
-		if isClosed(readyCh) && ran >= minHealthyRun {
-			failures = 0
+		wasReady := isClosed(readyCh)
+		if wasReady && ran >= minHealthyRun {
+			quick = 0
 		} else {
+			quick++
+		}
+		if !wasReady || (p.spec.ready == nil && ran < minHealthyRun) {
 			failures++
+		} else {
+			failures = 0
 		}
 		if failures >= maxStartFailures {
 			p.fatal(fmt.Errorf("%s keeps dying at start-up (%d times in a row, last %s); its log lines above say why", p.spec.name, failures, state))
 			return
 		}
-		delay := min(restartDelay<<max(failures-1, 0), maxRestartDelay)
+		delay := min(restartDelay<<min(max(quick-1, 0), 6), maxRestartDelay) // 250ms<<6 is past the cap
 		p.out.system("%s exited (%s) after %s; restarting in %s", p.spec.name, state, ran.Round(time.Millisecond), delay)
 		select {
 		case <-time.After(delay):

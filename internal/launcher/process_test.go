@@ -32,6 +32,31 @@ func fileProbe(dir string, p **process) func(context.Context) error {
 	}
 }
 
+// A process that passed its ready probe is restarted however soon it dies,
+// and however often: killed from outside right after each start, as the
+// fault scenarios do, it is never given up on; only the delay grows.
+func TestProcessRestartsAReadyProcessThatKeepsDying(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	fatal := make(chan error, 1)
+	p := newProcess(procSpec{
+		name:  "flaky",
+		path:  "/bin/sh",
+		args:  []string{"-c", "echo up; sleep 0.05; exit 3"},
+		ready: func(context.Context) error { return nil },
+	}, newLineWriter(&out, []string{"launcher", "flaky"}), func(err error) { fatal <- err })
+
+	p.start()
+	t.Cleanup(p.stop)
+
+	// maxStartFailures+1 runs take 0.25+0.5+1+2+4 s of delays.
+	require.Eventually(t, func() bool {
+		return strings.Count(out.String(), "flaky    | up\n") > maxStartFailures
+	}, 20*time.Second, 50*time.Millisecond, "restarted more than %d times", maxStartFailures)
+	assert.Empty(t, fatal, "never given up on")
+	assert.Contains(t, out.String(), "restarting in 4s", "the delay doubles with each quick death")
+}
+
 func TestProcessGivesUpOnAProcessThatKeepsDying(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
@@ -302,4 +327,22 @@ func TestWaitReadyReturnsWhenTheStartFails(t *testing.T) {
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, <-fatal, "start ghost")
+}
+
+// syncBuffer is a bytes.Buffer a test may read while processes write to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

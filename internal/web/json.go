@@ -5,14 +5,17 @@ package web
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 )
@@ -30,10 +33,12 @@ type Validator interface {
 const maxDepth = 32
 
 // Decode reads exactly one JSON value from r's body into v, strictly:
-// the Content-Type must be JSON, unknown fields are rejected, a key may not
-// appear twice in an object (nor in another letter case: encoding/json
-// matches fields case-insensitively and would let the last one win, a way
-// to smuggle a field past a check), objects and arrays nest at most
+// the Content-Type must be JSON, unknown fields are rejected, a field must
+// be spelled exactly as documented (encoding/json matches fields
+// case-insensitively, so "Items" would fill items), a key may not appear
+// twice in an object (nor in another letter case, which encoding/json
+// would let the last one win: a way to smuggle a field past a check),
+// objects and arrays nest at most
 // maxDepth deep, trailing data is rejected and the body may not exceed
 // MaxBodyBytes. When v implements Validator, Validate runs too. Every
 // failure is an *apperr.Error naming the field or the limit.
@@ -58,7 +63,7 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if derr := checkKeys(body); derr != nil {
+		if derr := checkKeys(body, nil); derr != nil {
 			return derr // a nesting or duplicate-key problem explains more than the decoder's error
 		}
 		return decodeError(err)
@@ -66,7 +71,8 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return apperr.E(apperr.Invalid, "the body must hold a single JSON value")
 	}
-	if err := checkKeys(body); err != nil {
+	names, _ := fieldNamesOf(reflect.TypeOf(v))
+	if err := checkKeys(body, names); err != nil {
 		return err
 	}
 	if val, ok := v.(Validator); ok {
@@ -76,9 +82,12 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // checkKeys walks the first JSON value of body and refuses keys repeated in
-// one object (in any letter case) and nesting deeper than maxDepth. Syntax
-// errors are left to the decoder.
-func checkKeys(body []byte) error {
+// one object (in any letter case) and nesting deeper than maxDepth. With
+// names (the exact field names of the decoded type), it also refuses a key
+// that is none of them: the decoder matched it to a field (it refuses
+// unknown ones) in another letter case. Syntax errors are left to the
+// decoder.
+func checkKeys(body []byte, names map[string]bool) error {
 	type frame struct {
 		object    bool
 		expectKey bool
@@ -121,6 +130,12 @@ func checkKeys(body []byte) error {
 					}
 					return apperr.InvalidFields(apperr.FieldError{Field: t, Detail: "appears more than once (letter case aside)"})
 				}
+				if names != nil && !names[t] {
+					if len(t) > maxEchoedField {
+						return apperr.E(apperr.Invalid, "the body has a field in another letter case than documented")
+					}
+					return apperr.InvalidFields(apperr.FieldError{Field: t, Detail: "unknown field (field names are case-sensitive)"})
+				}
 				top.keys[folded] = true
 				top.expectKey = false
 				continue
@@ -140,6 +155,77 @@ func checkKeys(body []byte) error {
 			}
 		}
 	}
+}
+
+// fieldNames caches fieldNamesOf per type.
+var fieldNames sync.Map // reflect.Type → map[string]bool, or nil
+
+// fieldNamesOf returns the JSON names of every struct field reachable from
+// t (through pointers, slices, arrays and nested structs), or false when t
+// holds a map or an interface, whose keys are data, not field names.
+func fieldNamesOf(t reflect.Type) (map[string]bool, bool) {
+	if t == nil {
+		return nil, false
+	}
+	if v, ok := fieldNames.Load(t); ok {
+		names, _ := v.(map[string]bool)
+		return names, names != nil
+	}
+	names := map[string]bool{}
+	ok := collectFieldNames(t, names, map[reflect.Type]bool{})
+	if !ok {
+		names = nil
+	}
+	fieldNames.Store(t, names)
+	return names, ok
+}
+
+func collectFieldNames(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Interface:
+		return false
+	case reflect.Struct:
+	default:
+		return true
+	}
+	if seen[t] {
+		return true
+	}
+	seen[t] = true
+	implements := func(i reflect.Type) bool { return t.Implements(i) || reflect.PointerTo(t).Implements(i) }
+	switch {
+	case implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
+		return true // a string in JSON (time.Time): no keys
+	case implements(reflect.TypeFor[json.Unmarshaler]()):
+		return false // it reads its own keys
+	}
+	for f := range t.Fields() {
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			if !collectFieldNames(f.Type, names, seen) {
+				return false
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+		if !collectFieldNames(f.Type, names, seen) {
+			return false
+		}
+	}
+	return true
 }
 
 func tooLarge() error {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -437,4 +438,60 @@ func TestDecodeRefusesRepeatedKeysAndDeepNesting(t *testing.T) {
 			assert.Contains(t, ae.Msg, tt.wantMsg)
 		})
 	}
+}
+
+// A field is spelled exactly as documented: encoding/json would fill
+// "name" from "NAME", so a case variant alone is an unknown field, at any
+// depth. A map's keys are data and are not checked.
+func TestDecodeFieldNamesAreCaseSensitive(t *testing.T) {
+	t.Parallel()
+	type line struct {
+		SKU string `json:"sku"`
+	}
+	type cart struct {
+		Name  string    `json:"name"`
+		Lines []line    `json:"lines"`
+		At    time.Time `json:"at"`
+		Embedded
+	}
+	tests := []struct {
+		name      string
+		body      string
+		wantField string // "": accepted
+	}{
+		{"exact names", `{"name":"Ada","lines":[{"sku":"A"}],"at":"2025-01-02T03:04:05Z","note":"x"}`, ""},
+		{"top-level case variant", `{"Name":"Ada"}`, "Name"},
+		{"upper-case variant", `{"NAME":"Ada"}`, "NAME"},
+		{"variant inside an array's object", `{"lines":[{"sku":"A"},{"SKU":"B"}]}`, "SKU"},
+		{"variant of an embedded struct's field", `{"Note":"x"}`, "Note"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			var v cart
+			err := web.Decode(httptest.NewRecorder(), r, &v)
+			if tt.wantField == "" {
+				require.NoError(t, err)
+				assert.Equal(t, "Ada", v.Name)
+				return
+			}
+			var ae *apperr.Error
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, apperr.Invalid, ae.Kind)
+			require.Len(t, ae.Fields, 1)
+			assert.Equal(t, tt.wantField, ae.Fields[0].Field)
+			assert.Contains(t, ae.Fields[0].Detail, "case-sensitive")
+		})
+	}
+
+	var m map[string]string
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"Name":"Ada","nAmE2":"Eve"}`))
+	require.NoError(t, web.Decode(httptest.NewRecorder(), r, &m), "a map's keys are data")
+	assert.Equal(t, "Ada", m["Name"])
+}
+
+// Embedded is embedded in a request type: its fields are the type's own.
+type Embedded struct {
+	Note string `json:"note"`
 }

@@ -110,7 +110,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	products := newDaprProductStore(client, storeName)
 	cached := newCache(products, ttl, time.Now)
 	svc := newService(cached)
-	res := newReservations(barrier.NewDaprStore(client, storeName), products, cached.Invalidate, time.Now, reservationTTL, svc.requireSeeded)
+	res := newReservations(barrier.NewDaprStore(client, storeName), products, cached.Invalidate, time.Now, reservationTTL, svc.requireSeeded, barrier.WithLogger(logger))
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	ready := allReady(checker.Ready, svc.Ready)
 

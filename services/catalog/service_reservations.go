@@ -45,10 +45,10 @@ type reservations struct {
 	seeded   func() error
 }
 
-func newReservations(state barrier.Store, products productStore, forget func(ids ...string), now func() time.Time, ttl time.Duration, seeded func() error) *reservations {
+func newReservations(state barrier.Store, products productStore, forget func(ids ...string), now func() time.Time, ttl time.Duration, seeded func() error, opts ...barrier.Option) *reservations {
 	return &reservations{
 		state:    state,
-		barrier:  barrier.New(state, now),
+		barrier:  barrier.New(state, now, opts...),
 		products: products,
 		forget:   forget,
 		now:      now,

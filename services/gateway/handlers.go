@@ -84,6 +84,12 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 			return publicInstance(resp)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// r is the outgoing request: the problem names the path the
+			// client asked for, never the service's internal one.
+			if p, ok := r.Context().Value(publicPathKey{}).(string); ok {
+				r = r.Clone(r.Context())
+				r.URL.Path, r.URL.RawPath = p, ""
+			}
 			var maxErr *http.MaxBytesError
 			if errors.As(err, &maxErr) {
 				web.Error(w, r, logger, apperr.E(apperr.TooLarge, "the body is larger than the limit of %d bytes", web.MaxBodyBytes))

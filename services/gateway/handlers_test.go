@@ -86,6 +86,34 @@ func newGateway(t *testing.T, sc *fakeSidecar) http.Handler {
 	return newGatewayWith(t, sc, staticKey{key: testKey}, newLimiter(1000, 1000, time.Now))
 }
 
+// An id with any other character than an id may hold is a 404 problem at
+// the gateway and reaches no sidecar: daprd answers '#', '?' and NUL in a
+// method name with a 500, and a '%' (double encoding) would be decoded
+// again by the service's router, which cleans the path and redirects.
+func TestOddIDsStopAtTheGateway(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{
+		"/api/v1/products/a%20b", "/api/v1/products/x%23", "/api/v1/products/x%3F", "/api/v1/products/x%00",
+		"/api/v1/products/..%252Fstock", "/api/v1/products/x.y",
+		"/api/v1/orders/" + orderID + "%23", "/api/v1/orders/" + orderID + "%3Fx", "/api/v1/orders/" + orderID + "%00",
+		"/api/v1/orders/..%252F..%252F" + adaID + "%252Forders",
+	} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			sc := &fakeSidecar{status: http.StatusOK, ctype: "application/json", response: `{}`}
+			r := httptest.NewRequest(http.MethodGet, path, nil)
+			r.Header.Set("Authorization", "Bearer "+tokenFor(t, adaID))
+			w := httptest.NewRecorder()
+
+			newGateway(t, sc).ServeHTTP(w, r)
+
+			assert.Equal(t, http.StatusNotFound, w.Code, w.Body.String())
+			assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
+			assert.Empty(t, sc.got, "nothing reached the sidecar")
+		})
+	}
+}
+
 func TestRoutesInvokeTheOwningApp(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -101,7 +129,7 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 		{"my wallet", http.MethodGet, "/api/v1/wallet", "", tokenFor(t, adaID), "payments", "/users/" + adaID + "/wallet", adaID},
 		{"products", http.MethodGet, "/api/v1/products?limit=5&cursor=djE6YQ", "", "", "catalog", "/products", ""},
 		{"a product", http.MethodGet, "/api/v1/products/espresso-beans-1kg", "", "", "catalog", "/products/espresso-beans-1kg", ""},
-		{"a product, id escaped", http.MethodGet, "/api/v1/products/a%20b%3F", "", "", "catalog", "/products/a%20b%3F", ""},
+		{"a product, every character an id may hold", http.MethodGet, "/api/v1/products/AZ_az-09", "", "", "catalog", "/products/AZ_az-09", ""},
 		{"place an order", http.MethodPost, "/api/v1/orders", `{"items":[]}`, tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders", adaID},
 		{"my orders", http.MethodGet, "/api/v1/orders?limit=2", "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders", adaID},
 		{"cancel one of my orders", http.MethodDelete, "/api/v1/orders/" + orderID, "", tokenFor(t, adaID), "orders", "/users/" + adaID + "/orders/" + orderID, adaID},
@@ -282,6 +310,7 @@ func TestUpstreamFailures(t *testing.T) {
 			assert.Contains(t, w.Body.String(), tt.wantBody)
 			assert.NotContains(t, w.Body.String(), "secret detail")
 			assert.NotContains(t, w.Body.String(), "/internal/", "no internal path")
+			assert.Contains(t, w.Body.String(), `"instance":"/api/v1/users"`, "the path the client asked for")
 		})
 	}
 }

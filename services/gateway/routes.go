@@ -32,10 +32,18 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle(api+"/notifications", private(inv.handle(logger, "notifications", callerPath("/users/", "/notifications")))).Methods(http.MethodGet)
 	r.Handle(api+"/wallet", private(inv.handle(logger, "payments", callerPath("/users/", "/wallet")))).Methods(http.MethodGet)
 	r.Handle(api+"/products", public(inv.handle(logger, "catalog", fixedPath("/products")))).Methods(http.MethodGet)
-	r.Handle(api+"/products/{id}", public(inv.handle(logger, "catalog", varPath("/products/", "id", "")))).Methods(http.MethodGet)
+	r.Handle(api+"/products/{id:"+idPattern+"}", public(inv.handle(logger, "catalog", varPath("/products/", "id", "")))).Methods(http.MethodGet)
 	r.Handle(api+"/orders", private(inv.handle(logger, "orders", callerPath("/users/", "/orders")))).Methods(http.MethodGet, http.MethodPost)
-	r.Handle(api+"/orders/{id}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet, http.MethodDelete)
+	r.Handle(api+"/orders/{id:"+idPattern+"}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet, http.MethodDelete)
 }
+
+// idPattern is what a product or order id in a public path may hold:
+// letters, digits, '-' and '_' (the services check the exact form). Any
+// other character is a 404 at the gateway and never reaches a sidecar:
+// daprd refuses '#', '?' and NUL in a method name with a 500, and a '%'
+// (a double-encoded "%2F..") would be decoded again by the service's
+// router, which cleans the path and redirects to another of its routes.
+const idPattern = `[A-Za-z0-9_-]+`
 
 // openAPISpec is the OpenAPI document of exactly the routes above; a test
 // walks the router and the document both ways.

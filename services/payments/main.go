@@ -93,7 +93,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	svc := newService(barrier.NewDaprStore(client, storeName), time.Now, credit)
+	svc := newService(barrier.NewDaprStore(client, storeName), time.Now, credit, barrier.WithLogger(logger))
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, f, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)

@@ -28,8 +28,8 @@ type service struct {
 	credit  int64 // cents every new wallet starts with
 }
 
-func newService(store barrier.Store, now func() time.Time, credit int64) *service {
-	return &service{store: store, barrier: barrier.New(store, now), now: now, credit: credit}
+func newService(store barrier.Store, now func() time.Time, credit int64, opts ...barrier.Option) *service {
+	return &service{store: store, barrier: barrier.New(store, now, opts...), now: now, credit: credit}
 }
 
 // OpenWallet opens a new user's wallet with the starting credit, once: the

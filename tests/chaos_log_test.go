@@ -1,0 +1,95 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The fault scenarios count what the apps logged (a replayed barrier op, a
+// redelivered event, a dead letter) from the system log, which outlives
+// the processes they kill: an app's own counters start again at zero.
+
+// logMark is an offset in the system log.
+type logMark int64
+
+// markLog returns the system log's end: what is written after it belongs
+// to the scenario that took the mark.
+func markLog(t require.TestingT) logMark {
+	fi, err := os.Stat(systemLog)
+	require.NoError(t, err)
+	return logMark(fi.Size())
+}
+
+// logEntry is one JSON line an app wrote: its process name and fields.
+type logEntry struct {
+	Proc   string
+	Fields map[string]any
+}
+
+func (e logEntry) str(key string) string {
+	s, _ := e.Fields[key].(string)
+	return s
+}
+
+func (e logEntry) flag(key string) bool {
+	b, _ := e.Fields[key].(bool)
+	return b
+}
+
+// logEntries returns the JSON lines written since mark with the message
+// msg, from every process.
+func logEntries(t require.TestingT, since logMark, msg string) []logEntry {
+	f, err := os.Open(systemLog)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Seek(int64(since), io.SeekStart)
+	require.NoError(t, err)
+	needle := `"msg":"` + msg + `"`
+	var out []logEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, needle) {
+			continue
+		}
+		// "<process> | <json>", the process name padded (launcher's lineWriter).
+		proc, text, ok := strings.Cut(line, " | ")
+		if !ok {
+			continue
+		}
+		var fields map[string]any
+		if json.Unmarshal([]byte(text), &fields) != nil || fields["msg"] != msg {
+			continue
+		}
+		out = append(out, logEntry{Proc: strings.TrimSpace(proc), Fields: fields})
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// linesMentioning returns at most max lines written since mark that
+// contain needle: what the processes said about one event, for a failure
+// report.
+func linesMentioning(t require.TestingT, since logMark, needle string, max int) []string {
+	f, err := os.Open(systemLog)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Seek(int64(since), io.SeekStart)
+	require.NoError(t, err)
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() && len(out) < max {
+		if strings.Contains(sc.Text(), needle) {
+			out = append(out, sc.Text())
+		}
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
