@@ -41,35 +41,45 @@ func (e logEntry) flag(key string) bool {
 	return b
 }
 
+// eachLine calls f with every line written since mark, until f returns
+// false.
+func eachLine(t require.TestingT, since logMark, f func(line string) bool) {
+	file, err := os.Open(systemLog)
+	require.NoError(t, err)
+	defer file.Close()
+	_, err = file.Seek(int64(since), io.SeekStart)
+	require.NoError(t, err)
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		if !f(sc.Text()) {
+			break
+		}
+	}
+	require.NoError(t, sc.Err())
+}
+
 // logEntries returns the JSON lines written since mark with the message
 // msg, from every process.
 func logEntries(t require.TestingT, since logMark, msg string) []logEntry {
-	f, err := os.Open(systemLog)
-	require.NoError(t, err)
-	defer f.Close()
-	_, err = f.Seek(int64(since), io.SeekStart)
-	require.NoError(t, err)
 	needle := `"msg":"` + msg + `"`
 	var out []logEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
+	eachLine(t, since, func(line string) bool {
 		if !strings.Contains(line, needle) {
-			continue
+			return true
 		}
 		// "<process> | <json>", the process name padded (launcher's lineWriter).
 		proc, text, ok := strings.Cut(line, " | ")
 		if !ok {
-			continue
+			return true
 		}
 		var fields map[string]any
 		if json.Unmarshal([]byte(text), &fields) != nil || fields["msg"] != msg {
-			continue
+			return true
 		}
 		out = append(out, logEntry{Proc: strings.TrimSpace(proc), Fields: fields})
-	}
-	require.NoError(t, sc.Err())
+		return true
+	})
 	return out
 }
 
@@ -77,19 +87,12 @@ func logEntries(t require.TestingT, since logMark, msg string) []logEntry {
 // contain needle: what the processes said about one event, for a failure
 // report.
 func linesMentioning(t require.TestingT, since logMark, needle string, max int) []string {
-	f, err := os.Open(systemLog)
-	require.NoError(t, err)
-	defer f.Close()
-	_, err = f.Seek(int64(since), io.SeekStart)
-	require.NoError(t, err)
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() && len(out) < max {
-		if strings.Contains(sc.Text(), needle) {
-			out = append(out, sc.Text())
+	eachLine(t, since, func(line string) bool {
+		if strings.Contains(line, needle) {
+			out = append(out, line)
 		}
-	}
-	require.NoError(t, sc.Err())
+		return len(out) < max
+	})
 	return out
 }
