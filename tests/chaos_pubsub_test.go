@@ -225,9 +225,10 @@ func (r *registrations) missing(userID string) string {
 }
 
 // explain logs what the system said about events that were never applied
-// (their lines in the system log) and, on a profile whose NATS server the
-// launcher runs, the state of every JetStream consumer: enough to tell a
-// message the broker still holds from one it considers acknowledged.
+// (their lines in the system log) and, on the local profile (whose NATS
+// server the launcher runs, monitoring on 8322), the state of the
+// user.registered stream and its consumers: enough to tell a message the
+// broker still holds from one it considers acknowledged.
 func (r *registrations) explain(t *testing.T, pending []string) {
 	t.Helper()
 	for _, id := range pending[:min(len(pending), 3)] {
