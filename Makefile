@@ -83,6 +83,18 @@ $(BIN)/promql-names: tools/promql/go.mod tools/promql/go.sum tools/promql/main.g
 run: tools $(if $(OBSERVE),observe-tools) $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## start the whole local system (PROFILE=local, NAMERESOLUTION=sqlite; OBSERVE=1 adds Jaeger and Prometheus); Ctrl-C stops it
 	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE) -nameresolution $(NAMERESOLUTION) $(if $(OBSERVE),-observe)
 
+# The Dapr CLI path: `make infra` starts what `dapr run -f dapr/dapr.yaml`
+# leaves to its user (nats-server and its streams, sentry, placement and
+# scheduler with TLS), builds the apps' binaries that the run file names, and
+# writes the exports the CLI's shell needs to .data/local/dapr-cli.env.
+.PHONY: infra
+infra: tools ## for the Dapr CLI: start sentry, placement, scheduler, NATS and its streams; then `source .data/local/dapr-cli.env` and `dapr run -f dapr/dapr.yaml`
+	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -infra -profile $(PROFILE) -nameresolution $(NAMERESOLUTION)
+
+.PHONY: apps
+apps: ## build every app's binary into .bin/apps/ (what dapr/dapr.yaml runs; make run and make infra build them too)
+	@for app in $(IMAGE_APPS); do $(GO) build -o $(BIN)/apps/$$app ./services/$$app || exit 1; done
+
 .PHONY: test
 test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to-end tests against the real system
 	$(GO) test $(RACE) -count=1 -timeout 10m $$($(GO) list ./... | grep -v '/tests$$')

@@ -156,7 +156,7 @@ func runInvoke(cfg config, log func(string, ...any)) (_ *invokeResults, err erro
 		{hop: hop{key: "a", label: "direct", target: vegeta.Target{Method: "GET", URL: loop(hp) + "/ping"}}},
 		{hop: hop{key: "b", label: "two Go reverse proxies", target: vegeta.Target{Method: "GET", URL: loop(p1) + "/ping"}, procs: []*proc{proxy1, proxy2}}},
 		{hop: hop{key: "c", label: "two Dapr sidecars", target: vegeta.Target{Method: "GET", URL: caller.base() + "/ping",
-			Header: http.Header{"Dapr-App-Id": []string{"callee"}}}, procs: []*proc{caller.proc, callee.proc}}},
+			Header: http.Header{"Dapr-App-Id": []string{"callee"}, "Dapr-Api-Token": []string{daprToken}}}, procs: []*proc{caller.proc, callee.proc}}},
 	}
 	// The caller's sidecar finds the callee by name resolution: wait until
 	// an invocation goes through.
@@ -291,7 +291,7 @@ func (r *invokeResults) markdown() string {
 	fmt.Fprintf(&b, "## 1. Service invocation: sidecar cost\n\n")
 	fmt.Fprintf(&b, "The same handler (`GET /ping`, a 30-byte JSON answer, its own process) called (a) directly, (b) through two plain Go reverse proxies "+
 		"(`httputil.ReverseProxy`, one process each, keep-alive transport), (c) through two Dapr sidecars: caller → its daprd (HTTP, `dapr-app-id: callee`) → "+
-		"the callee's daprd (gRPC between sidecars) → the handler. The sidecars run without mTLS, access control, tracing or API token (no sentry; SQLite name resolution; "+
+		"the callee's daprd (gRPC between sidecars) → the handler. The sidecars run without mTLS, access control or tracing, with an API token (no sentry; SQLite name resolution; "+
 		"metrics on, Dapr's default): the bare cost of the hop. The project's own Configurations add mTLS and tracing of every request.\n\n")
 	fmt.Fprintf(&b, "Throughput: closed loop with %d workers (each sends its next request when the last answered) for %s; latency: open loop at %d req/s "+
 		"(a quarter of the slowest path's median throughput) for %s. %d repetitions, the order of the paths reversed every other repetition; medians shown, every repetition in the table below.\n\n",

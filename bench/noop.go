@@ -144,7 +144,7 @@ spec:
 		return err
 	}
 	defer d.stop()
-	client, err := sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(d.httpPort), GRPCPort: strconv.Itoa(d.grpcPort)})
+	client, err := sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(d.httpPort), GRPCPort: strconv.Itoa(d.grpcPort), APIToken: daprToken})
 	if err != nil {
 		return err
 	}

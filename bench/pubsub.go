@@ -205,7 +205,10 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 	if !strings.Contains(string(local), localURL) {
 		return nil, fmt.Errorf("components/local/pubsub.yaml no longer names %s; the benchmark cannot point it at its own server", localURL)
 	}
-	component := strings.Replace(string(local), localURL, natsURL, 1)
+	component, err := grantTopic(strings.Replace(string(local), localURL, natsURL, 1), "benchpub", "benchsub", daprTopic)
+	if err != nil {
+		return nil, err
+	}
 	res := filepath.Join(dir, "resources")
 	if err := writeFiles(res, map[string]string{"pubsub.yaml": component}); err != nil {
 		return nil, err
@@ -237,6 +240,7 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 				return err
 			}
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Dapr-Api-Token", daprToken)
 			resp, err := hc.Do(req)
 			if err != nil {
 				return err
@@ -426,4 +430,35 @@ func (r *pubsubResults) markdown() string {
 	}
 	fmt.Fprintf(&b, "\n</details>\n\n")
 	return b.String()
+}
+
+// grantTopic adds topic to the component's topic scoping (allowedTopics,
+// protectedTopics, and the publishing and subscription scopes of the two
+// bench apps), so that the benchmark's sidecars run the same scope checks
+// as the shop's, on a topic of their own.
+func grantTopic(component, pubApp, subApp, topic string) (string, error) {
+	add := map[string]string{
+		"allowedTopics":      "," + topic,
+		"protectedTopics":    "," + topic,
+		"publishingScopes":   ";" + pubApp + "=" + topic,
+		"subscriptionScopes": ";" + subApp + "=" + topic,
+	}
+	lines := strings.Split(component, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		name, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "- name: ")
+		suffix, scoped := add[name]
+		if !ok || !scoped {
+			continue
+		}
+		value := strings.TrimSpace(lines[i+1])
+		if !strings.HasPrefix(value, `value: "`) || !strings.HasSuffix(value, `"`) {
+			return "", fmt.Errorf("components/local/pubsub.yaml: %s is not a quoted value on the next line", name)
+		}
+		lines[i+1] = strings.TrimSuffix(lines[i+1], `"`) + suffix + `"`
+		delete(add, name)
+	}
+	if len(add) > 0 {
+		return "", fmt.Errorf("components/local/pubsub.yaml lacks %d of the topic scoping fields", len(add))
+	}
+	return strings.Join(lines, "\n"), nil
 }

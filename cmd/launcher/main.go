@@ -2,7 +2,11 @@
 // file (dapr/dapr.yaml), the same file `dapr run -f` reads, and stops it all
 // on Ctrl-C or SIGTERM. `make run` calls it.
 //
-//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh] [-observe]
+//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh] [-observe] [-infra] [-env-file dapr/local.env]
+//
+// -infra starts only what the Dapr CLI leaves to its user (`make infra`),
+// writes the exports `dapr run -f dapr/dapr.yaml` needs, and says how to
+// use them.
 //
 // -observe starts Jaeger (built by `make observe-tools`) and, when installed,
 // Prometheus before everything else, and prints where to open them.
@@ -38,6 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	profile := fs.String("profile", getenv("PROFILE"), "infrastructure profile: a folder under components/ (env PROFILE; default local)")
 	fresh := fs.Bool("fresh", false, "delete the profile's data (.data/<profile>) before starting")
 	nameResolution := fs.String("nameresolution", getenv("NAMERESOLUTION"), "sqlite (default), mdns or consul: a file in dapr/nameresolution/ (env NAMERESOLUTION)")
+	infra := fs.Bool("infra", false, "start only what `dapr run -f` needs beside it (servers, streams, sentry, placement, scheduler) and write its exports")
+	envFile := fs.String("env-file", "dapr/local.env", "KEY=VALUE lines every sidecar and app inherits: the API tokens")
 	observe := fs.Bool("observe", false, "start Jaeger (make observe-tools) and Prometheus (if installed) for traces and metrics")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -53,13 +59,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Output:  stdout,
 		Fresh:   *fresh,
 		Observe: *observe,
+		Infra:   *infra,
+		EnvFile: *envFile,
 
 		NameResolution: *nameResolution,
 	})
 	if err != nil {
 		return err
 	}
-	if gw, ok := sys.App("gateway"); ok {
+	if *infra {
+		fmt.Fprintf(stdout, cliHelp, sys.CLIEnvFile())
+	} else if gw, ok := sys.App("gateway"); ok {
 		fmt.Fprintf(stdout, tryIt, gw.AppPort)
 	}
 	if obs := sys.Observers(); len(obs) > 0 {
@@ -69,6 +79,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	sys.Stop()
 	return err
 }
+
+// cliHelp is printed once the infrastructure of `-infra` is healthy.
+const cliHelp = `
+The infrastructure is up (Ctrl-C stops it). In another terminal, at the repository root:
+
+  source %s   # the API tokens and sentry's root certificate
+  dapr run -f dapr/dapr.yaml
+
+The apps' binaries are built (.bin/apps/); after a code change, run ` + "`make apps`" + ` again.
+
+`
 
 // tryIt is printed once the system is healthy.
 const tryIt = `

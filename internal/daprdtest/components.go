@@ -57,7 +57,23 @@ func WithOutbox(pubsub, topic string) StoreOption {
 // and outbox transactions stall behind each other; seen here, a test hung.)
 func PubSub(t *testing.T, name string, topics ...string) string {
 	t.Helper()
-	url := StartNATS(t, topics...)
+	return StartBroker(t, topics...).Component(name)
+}
+
+// Broker is the local profile's broker, started for one test.
+type Broker struct {
+	URL string
+}
+
+// StartBroker starts the broker with a stream per topic (StartNATS).
+func StartBroker(t *testing.T, topics ...string) *Broker {
+	t.Helper()
+	return &Broker{URL: StartNATS(t, topics...)}
+}
+
+// Component returns, for Start, a pub/sub component named name on the
+// broker, one durable consumer per app.
+func (b *Broker) Component(name string) string {
 	return fmt.Sprintf(`apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -70,5 +86,5 @@ spec:
       value: %s
     - name: durableName
       value: "{appID}"
-`, name, url)
+`, name, b.URL)
 }

@@ -56,7 +56,7 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 			t.Fatal(err)
 		}
 	}
-	ports := freePorts(t, 4)
+	ports := FreePorts(t, 4)
 	cmd := exec.Command(daprd,
 		"--app-id="+appID,
 		"--dapr-http-port="+strconv.Itoa(ports[0]),
@@ -72,7 +72,7 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), env...), "DAPR_API_TOKEN="+Token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var out syncBuffer
+	var out SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start daprd: %v", err)
@@ -163,8 +163,8 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-// freePorts asks the kernel for n free ports at once.
-func freePorts(t *testing.T, n int) []int {
+// FreePorts asks the kernel for n free ports at once.
+func FreePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
@@ -182,19 +182,20 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// syncBuffer is a bytes.Buffer safe for the two pipes writing to it.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a child process's two pipes and a
+// test may use at once.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

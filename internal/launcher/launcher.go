@@ -47,9 +47,13 @@ const (
 
 // Config says what to start.
 type Config struct {
-	RunFile string    // the multi-app run file (dapr/dapr.yaml)
-	Profile string    // folder under components/ ("local" when empty)
-	RootDir string    // repository root: holds .bin/ and .data/, resolves envFile
+	RunFile string // the multi-app run file (dapr/dapr.yaml)
+	Profile string // folder under components/ ("local" when empty)
+	RootDir string // repository root: holds .bin/ and .data/, resolves EnvFile
+	// EnvFile holds KEY=VALUE lines that every daprd and app inherits, as
+	// under the CLI they inherit the environment of `dapr run`: the API
+	// tokens (relative to RootDir; dapr/local.env when empty).
+	EnvFile string
 	BinDir  string    // where the pinned binaries are (RootDir/.bin when empty)
 	Output  io.Writer // where prefixed log lines go (os.Stdout when nil)
 	// Fresh deletes the profile's data folder first (tests start clean).
@@ -61,6 +65,11 @@ type Config struct {
 	// Observe starts a trace backend (Jaeger) and Prometheus first, for
 	// every app and sidecar to send their traces to and be scraped by.
 	Observe bool
+	// Infra starts only what the Dapr CLI leaves to its user (the profile's
+	// servers and streams, Consul, sentry, placement, scheduler), builds the
+	// apps' binaries the run file names, and writes the CLI's environment
+	// (CLIEnvFile): `make infra`, then `dapr run -f dapr/dapr.yaml`.
+	Infra bool
 	// ReadyTimeout bounds the wait for every process to be healthy.
 	ReadyTimeout time.Duration
 }
@@ -114,9 +123,19 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		cfg.ReadyTimeout = 2 * time.Minute
 	}
 	began := time.Now()
-	apps, err := LoadRunFile(cfg.RunFile, cfg.Profile, cfg.RootDir)
+	if cfg.EnvFile == "" {
+		cfg.EnvFile = filepath.Join("dapr", "local.env")
+	}
+	apps, err := LoadRunFile(cfg.RunFile, cfg.Profile)
 	if err != nil {
 		return nil, err
+	}
+	fileEnv, err := readEnvFile(resolve(cfg.RootDir, cfg.EnvFile))
+	if err != nil {
+		return nil, err
+	}
+	for i := range apps {
+		apps[i].EnvFromFile = fileEnv
 	}
 	s := &System{cfg: cfg, apps: apps, procs: map[string]*process{}, fatalCh: make(chan error, 1)}
 	names := []string{"launcher", "jaeger", "prometheus", "nats", "kafka", "consul", "sentry", "placement", "scheduler"}
@@ -128,6 +147,13 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	specs, err := s.plan(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.requireTokens(); err != nil {
+		return nil, err
+	}
+	sidecars := len(s.tiers) - 2
+	if cfg.Infra {
+		s.infraOnly(specs)
 	}
 	if err := awaitPorts(ctx, specs, portWait); err != nil {
 		return nil, err
@@ -164,7 +190,6 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 
 	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
-	sidecars := len(s.tiers) - 2
 	for i, tier := range s.tiers {
 		if i == sidecars {
 			// Every topic needs its stream before a sidecar subscribes.
@@ -197,6 +222,16 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 				s.Stop()
 				return nil, err
 			}
+		}
+	}
+	if cfg.Infra {
+		if err := s.ensureStreams(readyCtx); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		if err := s.writeCLIEnv(); err != nil {
+			s.Stop()
+			return nil, err
 		}
 	}
 	s.out.system("all healthy in %s (profile %s)", time.Since(began).Round(100*time.Millisecond), cfg.Profile)
@@ -578,16 +613,15 @@ func (s *System) daprdSpec(a App, daprd string) procSpec {
 	}
 }
 
-// appSpec runs the app's command. `go run <pkg>` is built once up front
-// and the binary run directly, so that restarts are instant and signals
-// reach the app itself rather than the go tool.
+// appSpec runs the app's command: a binary that the launcher builds from
+// the app's folder (see builtHere), or any other command as written.
 func (s *System) appSpec(a App) (procSpec, error) {
 	if len(a.Command) == 0 {
 		return procSpec{}, fmt.Errorf("app %q has no command", a.AppID)
 	}
 	path, args := a.Command[0], a.Command[1:]
-	if _, ok := goRunPackage(a.Command); ok {
-		path, args = s.appBinary(a.AppID), nil
+	if s.builtHere(a) {
+		path = s.appBinary(a.AppID)
 	} else if lp, err := exec.LookPath(path); err == nil {
 		path = lp
 	}
@@ -614,15 +648,17 @@ func (s *System) appBinary(appID string) string {
 	return filepath.Join(s.cfg.BinDir, "apps", appID)
 }
 
-// goRunPackage recognises `go run <pkg>` and returns the package.
-func goRunPackage(cmd []string) (string, bool) {
-	if len(cmd) == 3 && filepath.Base(cmd[0]) == "go" && cmd[1] == "run" {
-		return cmd[2], true
-	}
-	return "", false
+// builtHere reports whether the app's command is its binary in
+// BinDir/apps/<appID> (../../.bin/apps/<appID> in dapr/dapr.yaml), which
+// the launcher builds from the app's folder before it starts anything. The
+// run file names the binary rather than `go run .` so that the Dapr CLI,
+// which stops an app by signalling it, stops the app itself and not a go
+// tool whose child keeps the port (`make apps` builds it for the CLI).
+func (s *System) builtHere(a App) bool {
+	return len(a.Command) == 1 && resolve(a.AppDirPath, a.Command[0]) == s.appBinary(a.AppID)
 }
 
-// buildApps builds every `go run` app, in parallel.
+// buildApps builds every app whose binary the launcher builds, in parallel.
 func (s *System) buildApps(ctx context.Context) error {
 	var (
 		wg   sync.WaitGroup
@@ -630,12 +666,11 @@ func (s *System) buildApps(ctx context.Context) error {
 		errs []error
 	)
 	for _, a := range s.apps {
-		pkg, ok := goRunPackage(a.Command)
-		if !ok {
+		if !s.builtHere(a) {
 			continue
 		}
 		wg.Go(func() {
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", s.appBinary(a.AppID), pkg)
+			cmd := exec.CommandContext(ctx, "go", "build", "-o", s.appBinary(a.AppID), ".")
 			cmd.Dir = a.AppDirPath
 			if out, err := cmd.CombinedOutput(); err != nil {
 				mu.Lock()

@@ -152,29 +152,28 @@ func TestHostPort(t *testing.T) {
 	}
 }
 
-func TestGoRunPackage(t *testing.T) {
+func TestBuiltHere(t *testing.T) {
 	t.Parallel()
+	s := &System{cfg: Config{RootDir: "/repo", BinDir: "/repo/.bin"}}
 	tests := []struct {
-		name    string
-		cmd     []string
-		wantPkg string
-		wantOK  bool
+		name string
+		cmd  []string
+		want bool
 	}{
-		{name: "go run dot", cmd: []string{"go", "run", "."}, wantPkg: ".", wantOK: true},
-		{name: "go by path", cmd: []string{"/usr/local/go/bin/go", "run", "./cmd/x"}, wantPkg: "./cmd/x", wantOK: true},
-		{name: "go build", cmd: []string{"go", "build", "."}},
-		{name: "go run with arguments", cmd: []string{"go", "run", ".", "-flag"}},
-		{name: "go run without package", cmd: []string{"go", "run"}},
-		{name: "other tool", cmd: []string{"gofmt", "run", "."}},
-		{name: "binary", cmd: []string{"./app"}},
+		{name: "the run file's relative path to its binary", cmd: []string{"../../.bin/apps/users"}, want: true},
+		{name: "the absolute path to its binary", cmd: []string{"/repo/.bin/apps/users"}, want: true},
+		{name: "another app's binary", cmd: []string{"../../.bin/apps/orders"}},
+		{name: "its binary with arguments", cmd: []string{"../../.bin/apps/users", "-flag"}},
+		{name: "go run, which the CLI cannot stop", cmd: []string{"go", "run", "."}},
+		{name: "another binary", cmd: []string{"./app"}},
 		{name: "empty", cmd: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pkg, ok := goRunPackage(tt.cmd)
-			assert.Equal(t, tt.wantOK, ok)
-			assert.Equal(t, tt.wantPkg, pkg)
+			a := testApp()
+			a.Command = tt.cmd
+			assert.Equal(t, tt.want, s.builtHere(a))
 		})
 	}
 }
@@ -183,25 +182,27 @@ func TestGoRunPackage(t *testing.T) {
 func testApp() App {
 	return App{
 		AppSettings: AppSettings{
-			AppID:              "users",
-			AppDirPath:         "/repo/services/users",
-			AppPort:            8081,
-			AppProtocol:        "http",
-			HTTPPort:           3501,
-			GRPCPort:           50101,
-			InternalGRPCPort:   50201,
-			MetricsPort:        9101,
-			Command:            []string{"go", "run", "."},
-			ConfigFile:         "/repo/dapr/config.yaml",
-			ResourcesPaths:     []string{"/repo/components/local", "/repo/dapr/resources"},
-			EnableAppHealth:    true,
-			AppHealthPath:      "/healthz",
-			AppHealthInterval:  1,
-			AppHealthThreshold: 2,
-			PlacementHostAddr:  "127.0.0.1:50005",
-			SchedulerHostAddr:  "127.0.0.1:50006",
-			LogLevel:           "debug",
-			Env:                map[string]string{"STATE_STORE": "users-store", "SHARED": "from app"},
+			AppID:            "users",
+			AppDirPath:       "/repo/services/users",
+			AppPort:          8081,
+			HTTPPort:         3501,
+			GRPCPort:         50101,
+			InternalGRPCPort: 50201,
+			MetricsPort:      9101,
+			Command:          []string{"../../.bin/apps/users"},
+			SharedSettings: SharedSettings{
+				AppProtocol:        "http",
+				ConfigFile:         "/repo/dapr/config.yaml",
+				ResourcesPaths:     []string{"/repo/components/local", "/repo/dapr/resources"},
+				EnableAppHealth:    true,
+				AppHealthPath:      "/healthz",
+				AppHealthInterval:  1,
+				AppHealthThreshold: 2,
+				PlacementHostAddr:  "127.0.0.1:50005",
+				SchedulerHostAddr:  "127.0.0.1:50006",
+				LogLevel:           "debug",
+				Env:                map[string]string{"STATE_STORE": "users-store", "SHARED": "from app"},
+			},
 		},
 		EnvFromFile: map[string]string{"DAPR_API_TOKEN": "dapr-token", "APP_API_TOKEN": "app-token", "SHARED": "from file"},
 	}
@@ -337,10 +338,10 @@ func TestAppSpec(t *testing.T) {
 		wantEnv   map[string]string
 	}{
 		{
-			name:      "go run is replaced by the built binary",
-			change:    func(*App) {},
+			name:      "the app's binary is the one the launcher builds, in BinDir",
+			change:    func(a *App) { a.Command = []string{filepath.Join(binDir, "apps", "users")} },
 			wantPath:  filepath.Join(binDir, "apps", "users"),
-			wantArgs:  nil,
+			wantArgs:  []string{},
 			wantPorts: []namedPort{{8081, "users app"}},
 			wantReady: true,
 			wantEnv: map[string]string{

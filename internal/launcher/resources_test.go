@@ -427,7 +427,7 @@ spec:
     - name: publishingScopes
       value: "app=order.paid,order_paid"
 `), 0o644))
-	s := &System{apps: []App{{AppSettings: AppSettings{AppID: "app", ResourcesPaths: []string{dir}}}}}
+	s := &System{apps: []App{{AppSettings: AppSettings{AppID: "app", SharedSettings: SharedSettings{ResourcesPaths: []string{dir}}}}}}
 	err := s.ensureStreams(t.Context())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"order.paid" and "order_paid"`)
@@ -485,7 +485,7 @@ spec:
 	} {
 		s := &System{
 			cfg:  Config{Fresh: tc.fresh},
-			apps: []App{{AppSettings: AppSettings{AppID: "app", ResourcesPaths: []string{dir}}}},
+			apps: []App{{AppSettings: AppSettings{AppID: "app", SharedSettings: SharedSettings{ResourcesPaths: []string{dir}}}}},
 			out:  newLineWriter(io.Discard, []string{"launcher"}),
 		}
 		require.NoError(t, s.ensureStreams(t.Context()))

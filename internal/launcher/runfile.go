@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,61 +11,75 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// RunFile is the multi-app run file that `dapr run -f` reads. Only the fields
-// the launcher acts on are declared; the others are accepted and ignored so
-// that a file written for the Dapr CLI always loads.
+// RunFile is the multi-app run file that `dapr run -f` reads. It declares
+// exactly the fields the Dapr CLI's parser reads, each in the section where
+// the CLI reads it (clifields_test.go holds them to the CLI's own list), and
+// is decoded strictly: a field the CLI would silently ignore, such as
+// `envFile` or an app field under `common`, fails to load instead of
+// quietly meaning one thing to the launcher and nothing to the CLI.
 type RunFile struct {
-	Version int           `yaml:"version"`
-	Common  AppSettings   `yaml:"common"`
-	Apps    []AppSettings `yaml:"apps"`
+	Version int            `yaml:"version"`
+	Name    string         `yaml:"name"`
+	Common  SharedSettings `yaml:"common"`
+	Apps    []AppSettings  `yaml:"apps"`
 }
 
-// AppSettings holds one app's settings, or the common ones, under the Dapr
-// CLI's field names.
-type AppSettings struct {
-	AppID               string            `yaml:"appID"`
-	AppDirPath          string            `yaml:"appDirPath"`
-	AppPort             int               `yaml:"appPort"`
-	AppProtocol         string            `yaml:"appProtocol"`
-	HTTPPort            int               `yaml:"daprHTTPPort"`
-	GRPCPort            int               `yaml:"daprGRPCPort"`
-	InternalGRPCPort    int               `yaml:"daprInternalGRPCPort"`
-	MetricsPort         int               `yaml:"metricsPort"`
-	Command             []string          `yaml:"command"`
+// SharedSettings are the settings the CLI takes under `common` as well as
+// under each app (its SharedRunConfig).
+type SharedSettings struct {
 	ConfigFile          string            `yaml:"configFilePath"`
+	AppProtocol         string            `yaml:"appProtocol"`
+	APIListenAddresses  string            `yaml:"apiListenAddresses"`
+	EnableProfiling     bool              `yaml:"enableProfiling"`
+	LogLevel            string            `yaml:"logLevel"`
+	AppMaxConcurrency   int               `yaml:"appMaxConcurrency"`
+	PlacementHostAddr   string            `yaml:"placementHostAddress"`
+	ResourcesPathLegacy string            `yaml:"resourcesPath"`
 	ResourcesPaths      []string          `yaml:"resourcesPaths"`
+	AppSSL              bool              `yaml:"appSSL"`
+	MaxRequestBodySize  string            `yaml:"maxBodySize"`
+	ReadBufferSize      string            `yaml:"readBufferSize"`
 	EnableAppHealth     bool              `yaml:"enableAppHealthCheck"`
 	AppHealthPath       string            `yaml:"appHealthCheckPath"`
 	AppHealthInterval   int               `yaml:"appHealthProbeInterval"`
 	AppHealthTimeout    int               `yaml:"appHealthProbeTimeout"`
 	AppHealthThreshold  int               `yaml:"appHealthThreshold"`
-	PlacementHostAddr   string            `yaml:"placementHostAddress"`
-	SchedulerHostAddr   string            `yaml:"schedulerHostAddress"`
-	LogLevel            string            `yaml:"logLevel"`
-	MaxRequestBodySize  string            `yaml:"maxBodySize"`
 	EnableAPILogging    bool              `yaml:"enableApiLogging"`
+	RuntimePath         string            `yaml:"runtimePath"`
 	Env                 map[string]string `yaml:"env"`
-	EnvFile             string            `yaml:"envFile"`
 	DaprdLogDestination string            `yaml:"daprdLogDestination"`
 	AppLogDestination   string            `yaml:"appLogDestination"`
-	AppChannelAddress   string            `yaml:"appChannelAddress"`
-	APIListenAddresses  string            `yaml:"apiListenAddresses"`
-	AppMaxConcurrency   int               `yaml:"appMaxConcurrency"`
-	RuntimePath         string            `yaml:"runtimePath"`
-	EnableProfiling     bool              `yaml:"enableProfiling"`
-	ProfilePort         int               `yaml:"profilePort"`
-	UnixDomainSocket    string            `yaml:"unixDomainSocket"`
-	ResourcesPathLegacy string            `yaml:"resourcesPath"`
-	ContainerImage      string            `yaml:"containerImage"`
-	CreateService       bool              `yaml:"createService"`
+	SchedulerHostAddr   string            `yaml:"schedulerHostAddress"`
+}
+
+// AppSettings holds one app's settings under the Dapr CLI's field names:
+// the shared ones and those only an app may set (its RunConfig, container
+// settings and appDirPath).
+type AppSettings struct {
+	SharedSettings    `yaml:",inline"`
+	AppID             string   `yaml:"appID"`
+	AppDirPath        string   `yaml:"appDirPath"`
+	AppChannelAddress string   `yaml:"appChannelAddress"`
+	AppPort           int      `yaml:"appPort"`
+	HTTPPort          int      `yaml:"daprHTTPPort"`
+	GRPCPort          int      `yaml:"daprGRPCPort"`
+	ProfilePort       int      `yaml:"profilePort"`
+	Command           []string `yaml:"command"`
+	MetricsPort       int      `yaml:"metricsPort"`
+	UnixDomainSocket  string   `yaml:"unixDomainSocket"`
+	InternalGRPCPort  int      `yaml:"daprInternalGRPCPort"`
+	ContainerImage    string   `yaml:"containerImage"`
+	ImagePullPolicy   string   `yaml:"containerImagePullPolicy"`
+	CreateService     bool     `yaml:"createService"`
 }
 
 // App is one app of the run file with the common settings merged in and
 // every path made absolute, as the Dapr CLI does.
 type App struct {
 	AppSettings
-	// EnvFromFile holds the variables of the common envFile, which the CLI
-	// loads into its own environment so both app and daprd inherit them.
+	// EnvFromFile holds the variables of the launcher's env file (the API
+	// tokens, Config.EnvFile): both app and daprd inherit them, as both
+	// inherit the environment of `dapr run` under the CLI.
 	EnvFromFile map[string]string
 	// CommonConfigFile is the common configFilePath (absolute), whether or
 	// not the app uses it: the launcher gives it to sentry.
@@ -74,16 +89,17 @@ type App struct {
 // LoadRunFile reads the run file at path. profile, when not empty, replaces
 // the last element of every resources path that sits in a folder named
 // "components" (components/local → components/<profile>), which is how one
-// run file serves every infrastructure profile. workDir resolves the common
-// envFile, which the Dapr CLI reads relative to its working directory.
-func LoadRunFile(path, profile, workDir string) ([]App, error) {
+// run file serves every infrastructure profile.
+func LoadRunFile(path, profile string) ([]App, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read run file: %w", err)
 	}
 	var rf RunFile
-	if err := yaml.Unmarshal(b, &rf); err != nil {
-		return nil, fmt.Errorf("parse run file %s: %w", path, err)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&rf); err != nil {
+		return nil, fmt.Errorf("parse run file %s: %w (each field must be one the Dapr CLI reads, in the section where it reads it)", path, err)
 	}
 	if rf.Version != 1 {
 		return nil, fmt.Errorf("run file %s: version %d is not supported (want 1)", path, rf.Version)
@@ -94,17 +110,6 @@ func LoadRunFile(path, profile, workDir string) ([]App, error) {
 	base, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, err
-	}
-
-	envFromFile := map[string]string{}
-	if rf.Common.EnvFile != "" {
-		envPath := rf.Common.EnvFile
-		if !filepath.IsAbs(envPath) {
-			envPath = filepath.Join(workDir, envPath)
-		}
-		if envFromFile, err = readEnvFile(envPath); err != nil {
-			return nil, err
-		}
 	}
 
 	common := rf.Common
@@ -140,14 +145,14 @@ func LoadRunFile(path, profile, workDir string) ([]App, error) {
 				return nil, fmt.Errorf("app %q: resources path %s: %w (is PROFILE=%q a folder under components/?)", a.AppID, p, err, profile)
 			}
 		}
-		apps = append(apps, App{AppSettings: a, EnvFromFile: envFromFile, CommonConfigFile: common.ConfigFile})
+		apps = append(apps, App{AppSettings: a, CommonConfigFile: common.ConfigFile})
 	}
 	return apps, nil
 }
 
 // mergeCommon fills every field the app leaves empty from common, as the
 // Dapr CLI does; env maps are merged with the app's values winning.
-func mergeCommon(a *AppSettings, c AppSettings) {
+func mergeCommon(a *AppSettings, c SharedSettings) {
 	setStr := func(dst *string, src string) {
 		if *dst == "" {
 			*dst = src
@@ -165,7 +170,6 @@ func mergeCommon(a *AppSettings, c AppSettings) {
 	setStr(&a.SchedulerHostAddr, c.SchedulerHostAddr)
 	setStr(&a.LogLevel, c.LogLevel)
 	setStr(&a.MaxRequestBodySize, c.MaxRequestBodySize)
-	setStr(&a.AppChannelAddress, c.AppChannelAddress)
 	setStr(&a.APIListenAddresses, c.APIListenAddresses)
 	setInt(&a.AppHealthInterval, c.AppHealthInterval)
 	setInt(&a.AppHealthTimeout, c.AppHealthTimeout)
@@ -173,9 +177,6 @@ func mergeCommon(a *AppSettings, c AppSettings) {
 	setInt(&a.AppMaxConcurrency, c.AppMaxConcurrency)
 	if len(a.ResourcesPaths) == 0 {
 		a.ResourcesPaths = c.ResourcesPaths
-	}
-	if len(a.Command) == 0 {
-		a.Command = c.Command
 	}
 	a.EnableAppHealth = a.EnableAppHealth || c.EnableAppHealth
 	a.EnableAPILogging = a.EnableAPILogging || c.EnableAPILogging
@@ -218,7 +219,7 @@ func resolveAll(base string, ps []string, profile string) []string {
 func readEnvFile(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read envFile: %w", err)
+		return nil, fmt.Errorf("read env file: %w", err)
 	}
 	defer f.Close()
 	env := map[string]string{}

@@ -40,7 +40,6 @@ common:
     - ../components/local
     - ./resources
   configFilePath: ./config.yaml
-  envFile: env/local.env
   appProtocol: http
   enableAppHealthCheck: true
   appHealthCheckPath: /healthz
@@ -49,7 +48,6 @@ common:
   placementHostAddress: 127.0.0.1:50005
   schedulerHostAddress: 127.0.0.1:50006
   logLevel: info
-  command: ["go", "run", "."]
   env:
     SHARED: common
     OVERRIDDEN: common
@@ -61,6 +59,7 @@ apps:
     daprGRPCPort: 50100
     daprInternalGRPCPort: 50200
     metricsPort: 9100
+    command: ["go", "run", "."]
   - appID: custom
     appDirPath: ../services/custom
     appPort: 8081
@@ -98,30 +97,18 @@ func TestLoadRunFileMergesCommonSettings(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
-		"dapr/dapr.yaml":        mergeRunFile,
-		"dapr/resources/":       "",
-		"components/local/":     "",
-		"components/ci/":        "",
-		"services/plain/":       "",
-		"services/custom/res/":  "",
-		"workdir/env/local.env": envFileContent,
-		"dapr/env/local.env":    "WRONG=read relative to the run file",
+		"dapr/dapr.yaml":       mergeRunFile,
+		"dapr/resources/":      "",
+		"components/local/":    "",
+		"components/ci/":       "",
+		"services/plain/":      "",
+		"services/custom/res/": "",
 	})
-	workDir := filepath.Join(root, "workdir")
 
-	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "ci", workDir)
+	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "ci")
 	require.NoError(t, err)
 	require.Len(t, apps, 2)
 
-	wantEnvFromFile := map[string]string{
-		"PLAIN":       "value",
-		"EXPORTED":    "yes",
-		"DOUBLE":      "double quoted",
-		"SINGLE":      "single quoted",
-		"SPACED":      "padded",
-		"WITH_EQUALS": "a=b",
-		"EMPTY":       "",
-	}
 	tests := []struct {
 		name string
 		got  App
@@ -132,27 +119,28 @@ func TestLoadRunFileMergesCommonSettings(t *testing.T) {
 			got:  apps[0],
 			want: App{
 				AppSettings: AppSettings{
-					AppID:              "plain",
-					AppDirPath:         filepath.Join(root, "services", "plain"),
-					AppPort:            8080,
-					AppProtocol:        "http",
-					HTTPPort:           3500,
-					GRPCPort:           50100,
-					InternalGRPCPort:   50200,
-					MetricsPort:        9100,
-					Command:            []string{"go", "run", "."},
-					ConfigFile:         filepath.Join(root, "dapr", "config.yaml"),
-					ResourcesPaths:     []string{filepath.Join(root, "components", "ci"), filepath.Join(root, "dapr", "resources")},
-					EnableAppHealth:    true,
-					AppHealthPath:      "/healthz",
-					AppHealthInterval:  1,
-					AppHealthThreshold: 2,
-					PlacementHostAddr:  "127.0.0.1:50005",
-					SchedulerHostAddr:  "127.0.0.1:50006",
-					LogLevel:           "info",
-					Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "common"},
+					AppID:            "plain",
+					AppDirPath:       filepath.Join(root, "services", "plain"),
+					AppPort:          8080,
+					HTTPPort:         3500,
+					GRPCPort:         50100,
+					InternalGRPCPort: 50200,
+					MetricsPort:      9100,
+					Command:          []string{"go", "run", "."},
+					SharedSettings: SharedSettings{
+						AppProtocol:        "http",
+						ConfigFile:         filepath.Join(root, "dapr", "config.yaml"),
+						ResourcesPaths:     []string{filepath.Join(root, "components", "ci"), filepath.Join(root, "dapr", "resources")},
+						EnableAppHealth:    true,
+						AppHealthPath:      "/healthz",
+						AppHealthInterval:  1,
+						AppHealthThreshold: 2,
+						PlacementHostAddr:  "127.0.0.1:50005",
+						SchedulerHostAddr:  "127.0.0.1:50006",
+						LogLevel:           "info",
+						Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "common"},
+					},
 				},
-				EnvFromFile:      wantEnvFromFile,
 				CommonConfigFile: filepath.Join(root, "dapr", "config.yaml"),
 			},
 		},
@@ -161,27 +149,28 @@ func TestLoadRunFileMergesCommonSettings(t *testing.T) {
 			got:  apps[1],
 			want: App{
 				AppSettings: AppSettings{
-					AppID:              "custom",
-					AppDirPath:         filepath.Join(root, "services", "custom"),
-					AppPort:            8081,
-					AppProtocol:        "grpc",
-					HTTPPort:           3501,
-					GRPCPort:           50101,
-					InternalGRPCPort:   50201,
-					MetricsPort:        9101,
-					Command:            []string{"./custom", "--flag"},
-					ConfigFile:         filepath.Join(root, "services", "custom", "app-config.yaml"),
-					ResourcesPaths:     []string{filepath.Join(root, "services", "custom", "res"), filepath.Join(root, "components", "ci")},
-					EnableAppHealth:    true,
-					AppHealthPath:      "/ready",
-					AppHealthInterval:  5,
-					AppHealthThreshold: 2,
-					PlacementHostAddr:  "127.0.0.1:50005",
-					SchedulerHostAddr:  "127.0.0.1:50006",
-					LogLevel:           "debug",
-					Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "app", "OWN": "app"},
+					AppID:            "custom",
+					AppDirPath:       filepath.Join(root, "services", "custom"),
+					AppPort:          8081,
+					HTTPPort:         3501,
+					GRPCPort:         50101,
+					InternalGRPCPort: 50201,
+					MetricsPort:      9101,
+					Command:          []string{"./custom", "--flag"},
+					SharedSettings: SharedSettings{
+						AppProtocol:        "grpc",
+						ConfigFile:         filepath.Join(root, "services", "custom", "app-config.yaml"),
+						ResourcesPaths:     []string{filepath.Join(root, "services", "custom", "res"), filepath.Join(root, "components", "ci")},
+						EnableAppHealth:    true,
+						AppHealthPath:      "/ready",
+						AppHealthInterval:  5,
+						AppHealthThreshold: 2,
+						PlacementHostAddr:  "127.0.0.1:50005",
+						SchedulerHostAddr:  "127.0.0.1:50006",
+						LogLevel:           "debug",
+						Env:                map[string]string{"SHARED": "common", "OVERRIDDEN": "app", "OWN": "app"},
+					},
 				},
-				EnvFromFile:      wantEnvFromFile,
 				CommonConfigFile: filepath.Join(root, "dapr", "config.yaml"),
 			},
 		},
@@ -199,60 +188,34 @@ func TestLoadRunFileResolvesPaths(t *testing.T) {
 	tests := []struct {
 		name          string
 		profile       string
-		envFile       string // as written in the run file
-		envFileAbs    bool   // envFile is relative to the temporary root and written absolute
 		wantResources []string
-		wantEnv       map[string]string
 	}{
 		{
 			name:          "no profile keeps components/local",
 			wantResources: []string{"components/local", "components/secrets", "dapr/resources"},
-			wantEnv:       map[string]string{},
 		},
 		{
 			name:          "profile replaces the folder under components, other paths unchanged",
 			profile:       "ci",
 			wantResources: []string{"components/ci", "components/ci", "dapr/resources"},
-			wantEnv:       map[string]string{},
-		},
-		{
-			name:          "relative envFile is read from workDir, not the run file folder",
-			envFile:       "env/local.env",
-			wantResources: []string{"components/local", "components/secrets", "dapr/resources"},
-			wantEnv:       map[string]string{"FROM": "workdir"},
-		},
-		{
-			name:          "absolute envFile is read as is",
-			envFile:       "elsewhere/other.env",
-			envFileAbs:    true,
-			wantResources: []string{"components/local", "components/secrets", "dapr/resources"},
-			wantEnv:       map[string]string{"FROM": "absolute"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			root := t.TempDir()
-			runFile := "version: 1\ncommon:\n  resourcesPaths: [../components/local, ../components/secrets, ./resources]\n"
-			if tt.envFileAbs {
-				runFile += "  envFile: " + filepath.Join(root, tt.envFile) + "\n"
-			} else if tt.envFile != "" {
-				runFile += "  envFile: " + tt.envFile + "\n"
-			}
-			runFile += "apps:\n  - appID: a\n    appDirPath: ../services/a\n    daprHTTPPort: 1\n    daprGRPCPort: 2\n    daprInternalGRPCPort: 3\n    metricsPort: 4\n"
+			runFile := "version: 1\ncommon:\n  resourcesPaths: [../components/local, ../components/secrets, ./resources]\n" +
+				"apps:\n  - appID: a\n    appDirPath: ../services/a\n    daprHTTPPort: 1\n    daprGRPCPort: 2\n    daprInternalGRPCPort: 3\n    metricsPort: 4\n"
 			writeFiles(t, root, map[string]string{
 				"dapr/dapr.yaml":      runFile,
 				"dapr/resources/":     "",
-				"dapr/env/local.env":  "FROM=run file folder",
 				"components/local/":   "",
 				"components/secrets/": "",
 				"components/ci/":      "",
 				"services/a/":         "",
-				"work/env/local.env":  "FROM=workdir",
-				"elsewhere/other.env": "FROM=absolute",
 			})
 
-			apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), tt.profile, filepath.Join(root, "work"))
+			apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), tt.profile)
 			require.NoError(t, err)
 			require.Len(t, apps, 1)
 
@@ -261,7 +224,44 @@ func TestLoadRunFileResolvesPaths(t *testing.T) {
 				want = append(want, filepath.Join(root, p))
 			}
 			assert.Equal(t, want, apps[0].ResourcesPaths)
-			assert.Equal(t, tt.wantEnv, apps[0].EnvFromFile)
+		})
+	}
+}
+
+func TestReadEnvFile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		content string // empty: no file
+		want    map[string]string
+		wantErr string
+	}{
+		{
+			name:    "every form of line",
+			content: envFileContent,
+			want: map[string]string{
+				"PLAIN": "value", "EXPORTED": "yes", "DOUBLE": "double quoted", "SINGLE": "single quoted",
+				"SPACED": "padded", "WITH_EQUALS": "a=b", "EMPTY": "",
+			},
+		},
+		{name: "missing file", wantErr: "read env file"},
+		{name: "line without =", content: "# comment\nGOOD=1\nBAD LINE\n", wantErr: "local.env:3: want KEY=VALUE"},
+		{name: "line without key", content: " =value\n", wantErr: "local.env:1: want KEY=VALUE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "local.env")
+			if tt.content != "" {
+				require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			}
+			got, err := readEnvFile(path)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -273,7 +273,6 @@ func TestLoadRunFileErrors(t *testing.T) {
 		name     string
 		runFile  string // empty: no run file is written
 		profile  string
-		envFile  string // content of work/local.env; empty: not written
 		wantErrs []string
 	}{
 		{
@@ -342,21 +341,19 @@ func TestLoadRunFileErrors(t *testing.T) {
 			wantErrs: []string{`app "a": resources path`, "components/nope", `PROFILE="nope"`},
 		},
 		{
-			name:     "envFile missing",
+			name:     "envFile, which the CLI has never read",
 			runFile:  "version: 1\ncommon:\n  envFile: local.env\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
-			wantErrs: []string{"read envFile"},
+			wantErrs: []string{"field envFile not found", "each field must be one the Dapr CLI reads"},
 		},
 		{
-			name:     "envFile line without =",
-			runFile:  "version: 1\ncommon:\n  envFile: local.env\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
-			envFile:  "# comment\nGOOD=1\nBAD LINE\n",
-			wantErrs: []string{"local.env:3: want KEY=VALUE"},
+			name:     "an app's field under common, where the CLI ignores it",
+			runFile:  "version: 1\ncommon:\n  command: [./app]\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
+			wantErrs: []string{"field command not found"},
 		},
 		{
-			name:     "envFile line without key",
-			runFile:  "version: 1\ncommon:\n  envFile: local.env\napps:\n  - appID: a\n    appDirPath: ../services/a\n" + ports,
-			envFile:  " =value\n",
-			wantErrs: []string{"local.env:1: want KEY=VALUE"},
+			name:     "a misspelt field",
+			runFile:  "version: 1\napps:\n  - appID: a\n    appDirPath: ../services/a\n    enableAPILogging: true\n" + ports,
+			wantErrs: []string{"field enableAPILogging not found"},
 		},
 	}
 	for _, tt := range tests {
@@ -372,12 +369,9 @@ func TestLoadRunFileErrors(t *testing.T) {
 			if tt.runFile != "" {
 				files["dapr/dapr.yaml"] = tt.runFile
 			}
-			if tt.envFile != "" {
-				files["work/local.env"] = tt.envFile
-			}
 			writeFiles(t, root, files)
 
-			apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), tt.profile, filepath.Join(root, "work"))
+			apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), tt.profile)
 			require.Error(t, err)
 			assert.Nil(t, apps)
 			for _, want := range tt.wantErrs {
@@ -391,7 +385,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 
-	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local", root)
+	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local")
 	require.NoError(t, err)
 	byID := map[string]App{}
 	for _, a := range apps {
@@ -420,7 +414,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 			assert.Equal(t, tt.grpcPort, a.GRPCPort)
 			assert.Equal(t, tt.internalPort, a.InternalGRPCPort)
 			assert.Equal(t, tt.metrics, a.MetricsPort)
-			assert.Equal(t, []string{"go", "run", "."}, a.Command)
+			assert.Equal(t, []string{"../../.bin/apps/" + tt.appID}, a.Command, "its binary, which the CLI can stop")
 			assert.Equal(t, filepath.Join(root, "dapr", "config.yaml"), a.CommonConfigFile)
 			assert.Equal(t, []string{filepath.Join(root, "components", "local"), filepath.Join(root, "dapr", "resources")}, a.ResourcesPaths)
 			assert.Equal(t, "127.0.0.1:50005", a.PlacementHostAddr)
@@ -430,8 +424,6 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 			for k, v := range tt.env {
 				assert.Equal(t, v, a.Env[k], k)
 			}
-			assert.NotEmpty(t, a.EnvFromFile["DAPR_API_TOKEN"])
-			assert.NotEmpty(t, a.EnvFromFile["APP_API_TOKEN"])
 		})
 	}
 }
@@ -444,7 +436,7 @@ func TestLoadRunFileOfTheRepository(t *testing.T) {
 func TestRunFileConfigurationsOfTheRepository(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
-	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local", root)
+	apps, err := LoadRunFile(filepath.Join(root, "dapr", "dapr.yaml"), "local")
 	require.NoError(t, err)
 
 	for _, a := range apps {

@@ -89,7 +89,7 @@ func TestMTLSMode(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"on.yaml": mtlsOnConfig, "off.yaml": mtlsOffConfig})
 	on, off := filepath.Join(dir, "on.yaml"), filepath.Join(dir, "off.yaml")
 	app := func(id, config string) App {
-		return App{AppSettings: AppSettings{AppID: id, ConfigFile: config}}
+		return App{AppSettings: AppSettings{AppID: id, SharedSettings: SharedSettings{ConfigFile: config}}}
 	}
 	tests := []struct {
 		name    string

@@ -20,7 +20,9 @@
 //	GET  /readyz                         its sidecar reachable and the catalog seeded
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8082),
-// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
+// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN and APP_API_TOKEN
+// (required: it refuses to start without them, unless
+// DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about),
 // STATE_STORE (catalog-store), CACHE_TTL (2s, a Go duration > 0),
 // RESERVATION_TTL (2m, > 0: how long a reservation holds stock unconfirmed),
 // SWEEP_INTERVAL (1s, > 0: how often expired reservations are released),
@@ -91,6 +93,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "catalog", getenv("LOG_LEVEL"))
+	if err := sidecar.RequireTokens(ctx, getenv, logger, sidecar.DaprTokenVar, sidecar.AppTokenVar); err != nil {
+		return err
+	}
 	stopTelemetry, err := telemetry.Start(ctx, "catalog", getenv, logger)
 	if err != nil {
 		return err

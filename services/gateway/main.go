@@ -20,7 +20,8 @@
 //	GET  /readyz                       its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8080, the public port), DAPR_HOST, DAPR_HTTP_PORT,
-// DAPR_API_TOKEN, INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
+// DAPR_API_TOKEN (required: it refuses to start without it, unless
+// DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about), INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
 // JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
 // (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), CORS_ORIGINS
 // (comma-separated; none when empty), LOG_LEVEL,
@@ -67,6 +68,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	logger := logging.New(stdout, "gateway", getenv("LOG_LEVEL"))
+	// The gateway's routes are public: no sidecar calls it, so it has no app
+	// token to check. Its sidecar must still refuse anyone but the gateway.
+	if err := sidecar.RequireTokens(ctx, getenv, logger, sidecar.DaprTokenVar); err != nil {
+		return err
+	}
 	stopTelemetry, err := telemetry.Start(ctx, "gateway", getenv, logger)
 	if err != nil {
 		return err

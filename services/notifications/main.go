@@ -13,7 +13,8 @@
 //	GET  /readyz                    its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8085), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
-// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (notifications-store), LOG_LEVEL,
+// DAPR_API_TOKEN and APP_API_TOKEN (required: it refuses to start without
+// them, unless DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about), STATE_STORE (notifications-store), LOG_LEVEL,
 // ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
 // admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
 // and the other standard OTEL_* variables (traces; see internal/telemetry).
@@ -53,6 +54,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	storeName := env.Or(getenv, "STATE_STORE", "notifications-store")
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "notifications", getenv("LOG_LEVEL"))
+	if err := sidecar.RequireTokens(ctx, getenv, logger, sidecar.DaprTokenVar, sidecar.AppTokenVar); err != nil {
+		return err
+	}
 	stopTelemetry, err := telemetry.Start(ctx, "notifications", getenv, logger)
 	if err != nil {
 		return err

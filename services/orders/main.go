@@ -15,7 +15,9 @@
 //	GET  /readyz                     its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8083),
-// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
+// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN and APP_API_TOKEN
+// (required: it refuses to start without them, unless
+// DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about),
 // STATE_STORE (orders-store), CATALOG_APP_ID (catalog), PAYMENTS_APP_ID
 // (payments), PUBSUB (pubsub), INVOKE_TIMEOUT (3s, per call to another
 // app), LOG_LEVEL,
@@ -73,6 +75,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "orders", getenv("LOG_LEVEL"))
+	if err := sidecar.RequireTokens(ctx, getenv, logger, sidecar.DaprTokenVar, sidecar.AppTokenVar); err != nil {
+		return err
+	}
 	stopTelemetry, err := telemetry.Start(ctx, "orders", getenv, logger)
 	if err != nil {
 		return err

@@ -19,7 +19,9 @@
 //	GET  /readyz                     its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8084),
-// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN, APP_API_TOKEN,
+// DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT, DAPR_API_TOKEN and APP_API_TOKEN
+// (required: it refuses to start without them, unless
+// DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about),
 // STATE_STORE (payments-store), STARTING_CREDIT_CENTS (100000), LOG_LEVEL,
 // ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
 // admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
@@ -77,6 +79,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	appToken := getenv("APP_API_TOKEN")
 	logger := logging.New(stdout, "payments", getenv("LOG_LEVEL"))
+	if err := sidecar.RequireTokens(ctx, getenv, logger, sidecar.DaprTokenVar, sidecar.AppTokenVar); err != nil {
+		return err
+	}
 	stopTelemetry, err := telemetry.Start(ctx, "payments", getenv, logger)
 	if err != nil {
 		return err

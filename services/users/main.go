@@ -10,7 +10,8 @@
 //	GET  /readyz      its sidecar reachable
 //
 // Environment: APP_HOST (every interface when empty), APP_PORT (8081), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
-// DAPR_API_TOKEN, APP_API_TOKEN, STATE_STORE (users-store), SECRET_STORE
+// DAPR_API_TOKEN and APP_API_TOKEN (required: it refuses to start without
+// them, unless DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about), STATE_STORE (users-store), SECRET_STORE
 // (secretstore), JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER
 // (daprshop-users), JWT_AUDIENCE (daprshop), TOKEN_TTL (1h), BCRYPT_COST
 // (10), LOG_LEVEL,
@@ -65,6 +66,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("BCRYPT_COST: %w", err)
 	}
 	logger := logging.New(stdout, "users", getenv("LOG_LEVEL"))
+	if err := sidecar.RequireTokens(ctx, getenv, logger, sidecar.DaprTokenVar, sidecar.AppTokenVar); err != nil {
+		return err
+	}
 	stopTelemetry, err := telemetry.Start(ctx, "users", getenv, logger)
 	if err != nil {
 		return err

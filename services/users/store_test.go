@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +19,8 @@ import (
 // the fake the handler tests use and against the Dapr adapter on a real
 // sidecar whose store has the transactional outbox on, as in every profile,
 // over a real broker (daprdtest.PubSub says why not an in-process one).
-func testUserStoreContract(t *testing.T, store userStore) {
+// published returns the events the store has published so far, in order.
+func testUserStoreContract(t *testing.T, store userStore, published func(require.TestingT) []UserRegistered) {
 	ctx := context.Background()
 	newUser := func() (User, UserRegistered) {
 		u := User{ID: uuid.NewString(), Email: "ada@example.com", Name: "Ada", CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
@@ -30,6 +33,17 @@ func testUserStoreContract(t *testing.T, store userStore) {
 		got, err := store.Get(ctx, u.ID)
 		require.NoError(t, err)
 		assert.Equal(t, u, got)
+	})
+
+	// Before any failed transaction: on state.sqlite, daprd 1.18.2's outbox
+	// stops publishing after one (docs/dapr-notes.md).
+	t.Run("a created user's event is published as it was given", func(t *testing.T) {
+		u, ev := newUser()
+		u.Email, ev.Email = "grace@example.com", "grace@example.com"
+		require.NoError(t, store.Create(ctx, u, ev))
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			assert.Contains(c, published(c), ev)
+		}, 30*time.Second, 50*time.Millisecond)
 	})
 
 	t.Run("creating an existing id is a conflict", func(t *testing.T) {
@@ -87,7 +101,12 @@ func testUserStoreContract(t *testing.T, store userStore) {
 
 func TestFakeUserStoreContract(t *testing.T) {
 	t.Parallel()
-	testUserStoreContract(t, newFakeUserStore())
+	store := newFakeUserStore()
+	testUserStoreContract(t, store, func(require.TestingT) []UserRegistered {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return slices.Clone(store.events)
+	})
 }
 
 func TestDaprUserStoreContract(t *testing.T) {
@@ -95,8 +114,17 @@ func TestDaprUserStoreContract(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
+	broker := daprdtest.StartBroker(t, "user.registered", "defaultusersuser.registeredoutbox")
 	sc := daprdtest.Start(t, "users",
 		daprdtest.StateStore("users-store", daprdtest.WithOutbox("pubsub", "user.registered")),
-		daprdtest.PubSub(t, "pubsub", "user.registered", "defaultusersuser.registeredoutbox"))
-	testUserStoreContract(t, newDaprUserStore(sc.Client, "users-store"))
+		broker.Component("pubsub"))
+	testUserStoreContract(t, newDaprUserStore(sc.Client, "users-store"), func(t require.TestingT) []UserRegistered {
+		var out []UserRegistered
+		for _, data := range broker.Published(t, "user.registered") {
+			var ev UserRegistered
+			require.NoError(t, json.Unmarshal(data, &ev), "%s", data)
+			out = append(out, ev)
+		}
+		return out
+	})
 }

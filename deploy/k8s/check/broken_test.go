@@ -325,6 +325,11 @@ func TestBrokenManifests(t *testing.T) {
 			want:   []want{{CheckComponents, "Component/orders-store", `metadata actorStateStore is "" here, "true" locally`}},
 		},
 		{
+			name:   "a pubsub without topic scopes",
+			break_: func(t *testing.T, s *Set) { deleteMetadata(component(t, s, "pubsub"), "publishingScopes") },
+			want:   []want{{CheckComponents, "Component/pubsub", `metadata publishingScopes is "" here; want "users=user.registered,daprshopusersuser.registeredoutbox;`}},
+		},
+		{
 			name:   "the outbox lost",
 			break_: func(t *testing.T, s *Set) { deleteMetadata(component(t, s, "users-store"), "outboxPublishTopic") },
 			want:   []want{{CheckComponents, "Component/users-store", `metadata outboxPublishTopic is "" here, "user.registered" locally`}},

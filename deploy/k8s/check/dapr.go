@@ -23,6 +23,12 @@ var behaviourMetadata = []string{
 	"outboxDiscardWhenMissingState", //
 }
 
+// topicScopeMetadata are the pub/sub metadata fields that say which app may
+// publish or subscribe to which topic (components/local/pubsub.yaml says
+// why all four): the same as locally, but for the outbox's internal topics,
+// which daprd names after the namespace (<namespace><app><topic>outbox).
+var topicScopeMetadata = []string{"allowedTopics", "protectedTopics", "publishingScopes", "subscriptionScopes"}
+
 // nodeLocalTypes are component types that keep their data on one node (or
 // in one process): fine on a laptop, wrong for pods that move and scale.
 var nodeLocalTypes = []string{
@@ -75,6 +81,15 @@ func (sys *System) checkComponents() Problems {
 				add(ref, "metadata %s is %q here, %q locally", name, got, want)
 			}
 		}
+		if block(lc.Spec.Type) == "pubsub" {
+			rename := sys.outboxTopicsIn(kc.Namespace)
+			for _, name := range topicScopeMetadata {
+				got, want := metadataValue(kc, name), rename.Replace(metadataValue(lc, name))
+				if got != want {
+					add(ref, "metadata %s is %q here; want %q, as locally with the namespace's outbox topics", name, got, want)
+				}
+			}
+		}
 	}
 	for _, kc := range Of[*componentsapi.Component](sys.Set) {
 		ref := "Component/" + kc.Name
@@ -86,6 +101,22 @@ func (sys *System) checkComponents() Problems {
 		}
 	}
 	return ps
+}
+
+// outboxTopicsIn renames the local profile's outbox internal topics
+// (namespace "default") to the ones daprd uses in namespace ns.
+func (sys *System) outboxTopicsIn(ns string) *strings.Replacer {
+	var pairs []string
+	for _, lc := range sys.Repo.Components {
+		topic := metadataValue(lc, "outboxPublishTopic")
+		if topic == "" {
+			continue
+		}
+		for _, app := range lc.Scopes {
+			pairs = append(pairs, "default"+app+topic+"outbox", ns+app+topic+"outbox")
+		}
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // block is a component type's building block: "state" of "state.redis".
