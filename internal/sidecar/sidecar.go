@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
@@ -20,6 +21,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
+
+	"github.com/daprshop/daprshop/internal/apperr"
 )
 
 // TokenHeader carries the Dapr API token, on gRPC metadata and HTTP alike.
@@ -111,10 +114,13 @@ func targetApp(r *http.Request) string {
 	return "dapr"
 }
 
-// Checker tells whether the sidecar is up for outbound calls.
+// Checker tells whether the sidecar is up for outbound calls, and that it
+// guards its API with the token the app holds.
 type Checker struct {
 	cfg    Config
 	client *http.Client
+	// guarded is set once the sidecar has refused a call without the token.
+	guarded atomic.Bool
 }
 
 // NewChecker returns a readiness check against the sidecar c.
@@ -124,8 +130,45 @@ func NewChecker(c Config, client *http.Client) *Checker {
 
 // Ready asks the sidecar's outbound health endpoint, which answers once the
 // sidecar can serve the app's calls, independently of the app's own health
-// (so there is no circular wait between app and sidecar).
+// (so there is no circular wait between app and sidecar). An app that holds
+// a token is not ready until its sidecar has once refused a call without it:
+// a daprd started without DAPR_API_TOKEN (a run file's `env:` reaches the
+// app, never daprd) would serve any local process.
 func (ch *Checker) Ready(ctx context.Context) error {
+	if err := ch.healthy(ctx); err != nil {
+		return err
+	}
+	if ch.cfg.APIToken == "" || ch.guarded.Load() {
+		return nil
+	}
+	return ch.checkGuarded(ctx)
+}
+
+// checkGuarded calls the sidecar's metadata API without the token.
+func (ch *Checker) checkGuarded(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ch.cfg.HTTPBase()+"/v1.0/metadata", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := ch.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("sidecar metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		ch.guarded.Store(true)
+		return nil
+	case http.StatusOK:
+		return apperr.E(apperr.Unavailable, "the sidecar answers without DAPR_API_TOKEN: start daprd with it in its environment (make run does; for dapr run -f, source the file make infra writes)")
+	default:
+		return fmt.Errorf("sidecar metadata without a token: status %d", resp.StatusCode)
+	}
+}
+
+// healthy asks the sidecar's outbound health endpoint.
+func (ch *Checker) healthy(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ch.cfg.HTTPBase()+"/v1.0/healthz/outbound", nil)
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ func testUserStoreContract(t *testing.T, store userStore, published func(require
 		assert.Equal(t, u, got)
 	})
 
-	// Before any failed transaction: on state.sqlite, daprd 1.18.2's outbox
+	// Before any failed transaction: on the local profile's store, daprd 1.18.2's outbox
 	// stops publishing after one (docs/dapr-notes.md).
 	t.Run("a created user's event is published as it was given", func(t *testing.T) {
 		u, ev := newUser()
