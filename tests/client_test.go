@@ -177,7 +177,9 @@ func signedTokenAt(t *testing.T, userID string, issued time.Time) string {
 	require.Equal(t, http.StatusOK, status, "%s", b)
 	var secret map[string]string
 	require.NoError(t, json.Unmarshal(b, &secret))
-	tok, _, err := authtoken.Issue([]byte(secret["jwt-signing-key"]), authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}, userID, issued)
+	key, err := authtoken.ParseSigningKey([]byte(secret["jwt-signing-key"]))
+	require.NoError(t, err)
+	tok, _, err := authtoken.Issue(key, authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}, userID, issued)
 	require.NoError(t, err)
 	return tok
 }

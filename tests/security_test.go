@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -33,6 +34,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/daprshop/daprshop/internal/authtoken"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -148,16 +150,18 @@ func orderIDs(orders []order) []string {
 }
 
 // jwtSigningKey reads the key that signs the shop's tokens from the
-// secret store, as signedTokenAt does.
-func jwtSigningKey(t *testing.T) []byte {
+// secret store through users' sidecar (the one app allowed to), as
+// signedTokenAt does.
+func jwtSigningKey(t *testing.T) authtoken.SigningKey {
 	t.Helper()
 	status, _, b := do(t, http.MethodGet, sidecarURL(t, "users")+"/v1.0/secrets/secretstore/jwt-signing-key", "", nil,
 		map[string]string{"dapr-api-token": sys.Env()["DAPR_API_TOKEN"]})
 	require.Equal(t, http.StatusOK, status, "%s", b)
 	var secret map[string]string
 	require.NoError(t, json.Unmarshal(b, &secret))
-	require.NotEmpty(t, secret["jwt-signing-key"])
-	return []byte(secret["jwt-signing-key"])
+	key, err := authtoken.ParseSigningKey([]byte(secret["jwt-signing-key"]))
+	require.NoError(t, err)
+	return key
 }
 
 var b64 = base64.RawURLEncoding
@@ -490,8 +494,14 @@ func TestSecurityAttacks(t *testing.T) {
 			}
 			return c
 		}
-		sign := func(m jwt.SigningMethod, k any, c jwt.MapClaims) string {
-			s, err := jwt.NewWithClaims(m, c).SignedString(k)
+		// sign signs c with method m and key k, naming kid in the header
+		// when it is not empty.
+		sign := func(m jwt.SigningMethod, k any, kid string, c jwt.MapClaims) string {
+			tok := jwt.NewWithClaims(m, c)
+			if kid != "" {
+				tok.Header["kid"] = kid
+			}
+			s, err := tok.SignedString(k)
 			require.NoError(t, err)
 			return s
 		}
@@ -499,61 +509,74 @@ func TestSecurityAttacks(t *testing.T) {
 		require.NoError(t, err)
 		ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
+		_, attacker, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
 		pub, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
 		require.NoError(t, err)
 		pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})
+		// The shop's public key, which the gateway holds: the material of
+		// an algorithm-confusion attack (HS256 "signed" with it).
+		shopPub := key.Key.Public().(ed25519.PublicKey)
+		shopPubDER, err := x509.MarshalPKIXPublicKey(shopPub)
+		require.NoError(t, err)
+		shopPubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: shopPubDER})
 
 		// The forging itself is right: the same claims, signed as the users
 		// service signs, open Ada's account.
-		good := sign(jwt.SigningMethodHS256, key, claims(nil))
+		good := sign(jwt.SigningMethodEdDSA, key.Key, key.ID, claims(nil))
 		ok := secSend(t, http.MethodGet, gw+"/api/v1/me", secJSON(good), nil)
 		require.Equal(t, http.StatusOK, ok.status, "%s", ok.body)
 		require.Contains(t, ok.body, ada.ID)
 
 		goodParts := strings.Split(good, ".")
 		require.Len(t, goodParts, 3)
-		// The signature's last character carries two bits of padding: flip
+		// The signature's last character carries bits of padding: flip
 		// one, and a lax base64 decoder reads the same signature.
 		sig := []byte(goodParts[2])
 		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 		sig[len(sig)-1] = alphabet[strings.IndexByte(alphabet, sig[len(sig)-1])^1]
 		paddingBits := goodParts[0] + "." + goodParts[1] + "." + string(sig)
 		none := func(alg string) string {
-			return rawJWT(t, map[string]any{"alg": alg, "typ": "JWT"}, claims(nil), func(string) []byte { return nil })
+			return rawJWT(t, map[string]any{"alg": alg, "typ": "JWT", "kid": key.ID}, claims(nil), func(string) []byte { return nil })
 		}
-		hs256Claims := func(change map[string]any, drop ...string) string {
-			return sign(jwt.SigningMethodHS256, key, claims(change, drop...))
+		edSigned := func(signingInput string) []byte { return ed25519.Sign(key.Key, []byte(signingInput)) }
+		edClaims := func(change map[string]any, drop ...string) string {
+			return sign(jwt.SigningMethodEdDSA, key.Key, key.ID, claims(change, drop...))
 		}
 		now := time.Now()
 		tokens := []struct {
 			name, token string
 		}{
-			{"alg none, by the library", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil))},
+			{"alg none, by the library", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, key.ID, claims(nil))},
 			{"alg None", none("None")},
 			{"alg nOnE", none("nOnE")},
-			{"alg none with the valid signature kept", rawJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, claims(nil), func(string) []byte { s, _ := b64.DecodeString(goodParts[2]); return s })},
-			{"HS384 with the right key", sign(jwt.SigningMethodHS384, key, claims(nil))},
-			{"HS512 with the right key", sign(jwt.SigningMethodHS512, key, claims(nil))},
-			{"RS256 with an attacker's key", sign(jwt.SigningMethodRS256, rsaKey, claims(nil))},
-			{"ES256 with an attacker's key", sign(jwt.SigningMethodES256, ecKey, claims(nil))},
-			{"header RS256, HMAC-signed with the right key", rawJWT(t, map[string]any{"alg": "RS256", "typ": "JWT"}, claims(nil), hmacSHA256(key))},
-			{"header ES256, HMAC-signed with the right key", rawJWT(t, map[string]any{"alg": "ES256", "typ": "JWT"}, claims(nil), hmacSHA256(key))},
-			{"HS256 keyed with an RSA public key", sign(jwt.SigningMethodHS256, pubPEM, claims(nil))},
-			{"HS256 with an empty key", rawJWT(t, map[string]any{"alg": "HS256", "typ": "JWT"}, claims(nil), hmacSHA256(nil))},
-			{"kid and jku pointing elsewhere", rawJWT(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "../../../../dev/null", "jku": "http://203.0.113.1/jwks.json"}, claims(nil), hmacSHA256([]byte("attacker-key-attacker-key-attacker!")))},
-			{"wrong issuer", hs256Claims(map[string]any{"iss": "evil"})},
-			{"no issuer", hs256Claims(nil, "iss")},
-			{"wrong audience", hs256Claims(map[string]any{"aud": "another-app"})},
-			{"no audience", hs256Claims(nil, "aud")},
-			{"expired", hs256Claims(map[string]any{"exp": now.Add(-2 * time.Minute).Unix(), "iat": now.Add(-time.Hour).Unix(), "nbf": now.Add(-time.Hour).Unix()})},
-			{"not valid yet", hs256Claims(map[string]any{"nbf": now.Add(5 * time.Minute).Unix()})},
-			{"issued in the future", hs256Claims(map[string]any{"iat": now.Add(5 * time.Minute).Unix()})},
-			{"no expiry", hs256Claims(nil, "exp")},
-			{"no nbf", hs256Claims(nil, "nbf")},
-			{"no iat", hs256Claims(nil, "iat")},
-			{"no subject", hs256Claims(nil, "sub")},
-			{"subject not a user id", hs256Claims(map[string]any{"sub": "admin"})},
-			{"subject in upper case", hs256Claims(map[string]any{"sub": strings.ToUpper(ada.ID)})},
+			{"alg none with the valid signature kept", rawJWT(t, map[string]any{"alg": "none", "typ": "JWT", "kid": key.ID}, claims(nil), func(string) []byte { s, _ := b64.DecodeString(goodParts[2]); return s })},
+			{"algorithm confusion: HS256 keyed with the shop's public key", sign(jwt.SigningMethodHS256, []byte(shopPub), key.ID, claims(nil))},
+			{"algorithm confusion: HS256 keyed with the shop's public key in PEM", sign(jwt.SigningMethodHS256, shopPubPEM, key.ID, claims(nil))},
+			{"algorithm confusion: HS512 keyed with the shop's public key", sign(jwt.SigningMethodHS512, []byte(shopPub), key.ID, claims(nil))},
+			{"EdDSA with an attacker's key under the shop's kid", sign(jwt.SigningMethodEdDSA, attacker, key.ID, claims(nil))},
+			{"EdDSA with an attacker's key and kid", sign(jwt.SigningMethodEdDSA, attacker, "attacker-1", claims(nil))},
+			{"EdDSA with the right key and no kid", sign(jwt.SigningMethodEdDSA, key.Key, "", claims(nil))},
+			{"RS256 with an attacker's key", sign(jwt.SigningMethodRS256, rsaKey, key.ID, claims(nil))},
+			{"ES256 with an attacker's key", sign(jwt.SigningMethodES256, ecKey, key.ID, claims(nil))},
+			{"header RS256, the right key's EdDSA signature", rawJWT(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": key.ID}, claims(nil), edSigned)},
+			{"header Ed25519, the right key's EdDSA signature", rawJWT(t, map[string]any{"alg": "Ed25519", "typ": "JWT", "kid": key.ID}, claims(nil), edSigned)},
+			{"HS256 keyed with an RSA public key", sign(jwt.SigningMethodHS256, pubPEM, key.ID, claims(nil))},
+			{"HS256 with an empty key", rawJWT(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": key.ID}, claims(nil), hmacSHA256(nil))},
+			{"kid and jku pointing elsewhere", rawJWT(t, map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": "../../../../dev/null", "jku": "http://203.0.113.1/jwks.json"}, claims(nil), func(in string) []byte { return ed25519.Sign(attacker, []byte(in)) })},
+			{"wrong issuer", edClaims(map[string]any{"iss": "evil"})},
+			{"no issuer", edClaims(nil, "iss")},
+			{"wrong audience", edClaims(map[string]any{"aud": "another-app"})},
+			{"no audience", edClaims(nil, "aud")},
+			{"expired", edClaims(map[string]any{"exp": now.Add(-2 * time.Minute).Unix(), "iat": now.Add(-time.Hour).Unix(), "nbf": now.Add(-time.Hour).Unix()})},
+			{"not valid yet", edClaims(map[string]any{"nbf": now.Add(5 * time.Minute).Unix()})},
+			{"issued in the future", edClaims(map[string]any{"iat": now.Add(5 * time.Minute).Unix()})},
+			{"no expiry", edClaims(nil, "exp")},
+			{"no nbf", edClaims(nil, "nbf")},
+			{"no iat", edClaims(nil, "iat")},
+			{"no subject", edClaims(nil, "sub")},
+			{"subject not a user id", edClaims(map[string]any{"sub": "admin"})},
+			{"subject in upper case", edClaims(map[string]any{"sub": strings.ToUpper(ada.ID)})},
 			{"signature with other padding bits", paddingBits},
 			{"padded base64", good + "="},
 			{"two tokens", good + " " + good},
@@ -1014,10 +1037,7 @@ func TestSecurityAttacks(t *testing.T) {
 		tally.attempt(t, "private route, a fresh token for each request", func(t *testing.T) {
 			within(t, func(i int) secAnswer {
 				now := time.Now()
-				tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-					"iss": "daprshop-users", "aud": "daprshop", "sub": mallory.ID, "jti": uuid.NewString(),
-					"exp": now.Add(time.Hour).Unix(), "nbf": now.Unix(), "iat": now.Unix(),
-				}).SignedString(key)
+				tok, _, err := authtoken.Issue(key, authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}, mallory.ID, now)
 				require.NoError(t, err)
 				return secSend(t, http.MethodGet, gw+"/api/v1/me", map[string]string{"Authorization": "Bearer " + tok, "X-Forwarded-For": ip(i)}, nil)
 			}, http.StatusOK)

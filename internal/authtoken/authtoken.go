@@ -1,13 +1,17 @@
 // Package authtoken issues and verifies the shop's access tokens: JWTs
-// signed with HMAC-SHA256 under a key from the Dapr secret store. The users
-// service issues them at login; the gateway verifies them on every request.
+// signed with Ed25519 (EdDSA). The users service holds the private key and
+// issues them at login; the gateway, which verifies them on every request,
+// holds only the public keys, so the one public-facing app cannot mint a
+// token. Every token names its key (kid), so a new key can be rolled in
+// while tokens signed by the previous one stay valid until they expire.
 //
-// Verification pins the algorithm (so "none" and RS256/HS256 confusion are
-// refused), requires exp, nbf, iat, iss, aud and sub, and allows at most
-// 60 s of clock skew.
+// Verification pins the algorithm (so "none", HS256 keyed with the public
+// key and RS256 are refused), requires a known kid, exp, nbf, iat, iss, aud
+// and sub, and allows at most 60 s of clock skew.
 package authtoken
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,9 +20,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
-
-// MinKeyBytes is the shortest signing key accepted: HS256 wants 256 bits.
-const MinKeyBytes = 32
 
 // MaxLeeway bounds the clock skew tolerated between issuer and verifier.
 const MaxLeeway = 60 * time.Second
@@ -33,10 +34,23 @@ type Config struct {
 // ErrInvalid wraps every reason a token is refused.
 var ErrInvalid = errors.New("invalid token")
 
+// ErrUnknownKey is the refusal of a token signed by a key the verifier
+// does not hold (yet): the caller may refresh its keys once and try again.
+var ErrUnknownKey = fmt.Errorf("%w: unknown key id", ErrInvalid)
+
+// SigningKey is the private key tokens are signed with, and its id.
+type SigningKey struct {
+	ID  string
+	Key ed25519.PrivateKey
+}
+
+// VerifyingKeys are the public keys a token may be signed by, by key id.
+type VerifyingKeys map[string]ed25519.PublicKey
+
 // Issue signs a token for subject, valid from now for cfg.TTL.
-func Issue(key []byte, cfg Config, subject string, now time.Time) (string, time.Time, error) {
-	if len(key) < MinKeyBytes {
-		return "", time.Time{}, fmt.Errorf("signing key has %d bytes; at least %d needed", len(key), MinKeyBytes)
+func Issue(k SigningKey, cfg Config, subject string, now time.Time) (string, time.Time, error) {
+	if k.ID == "" || len(k.Key) != ed25519.PrivateKeySize {
+		return "", time.Time{}, errors.New("signing key: want an Ed25519 private key with an id")
 	}
 	exp := now.Add(cfg.TTL).Truncate(time.Second)
 	claims := jwt.RegisteredClaims{
@@ -48,19 +62,19 @@ func Issue(key []byte, cfg Config, subject string, now time.Time) (string, time.
 		IssuedAt:  jwt.NewNumericDate(now),
 		ID:        uuid.NewString(),
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = k.ID
+	signed, err := tok.SignedString(k.Key)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
 	return signed, exp, nil
 }
 
-// Verify checks a token and returns its subject. Every refusal wraps
-// ErrInvalid; the reason is for logs, not for clients.
-func Verify(key []byte, cfg Config, token string, now time.Time) (string, error) {
-	if len(key) < MinKeyBytes {
-		return "", fmt.Errorf("signing key has %d bytes; at least %d needed", len(key), MinKeyBytes)
-	}
+// Verify checks a token against keys and returns its subject. Every
+// refusal wraps ErrInvalid (a token signed by a key not in keys wraps
+// ErrUnknownKey too); the reason is for logs, not for clients.
+func Verify(keys VerifyingKeys, cfg Config, token string, now time.Time) (string, error) {
 	// Only the compact form's own characters: base64 decoders skip \r and
 	// \n, which would give one token many spellings.
 	if i := strings.IndexFunc(token, func(r rune) bool { return !isTokenChar(r) }); i >= 0 {
@@ -68,8 +82,15 @@ func Verify(key []byte, cfg Config, token string, now time.Time) (string, error)
 	}
 	var claims jwt.RegisteredClaims
 	parsed, err := jwt.ParseWithClaims(token, &claims,
-		func(*jwt.Token) (any, error) { return key, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		func(t *jwt.Token) (any, error) {
+			kid, _ := t.Header["kid"].(string)
+			key, ok := keys[kid]
+			if !ok {
+				return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+			}
+			return key, nil
+		},
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
@@ -77,10 +98,13 @@ func Verify(key []byte, cfg Config, token string, now time.Time) (string, error)
 		jwt.WithLeeway(MaxLeeway),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 		// Strict base64: otherwise a signature with other trailing bits
-		// (as the cursor fuzzer found for our own cursors) also verifies, so one token has many
-		// spellings and a deny-list by token string could be sidestepped.
+		// also verifies, so one token has many spellings and a deny-list
+		// by token string could be sidestepped.
 		jwt.WithStrictDecoding(),
 	)
+	if errors.Is(err, ErrUnknownKey) {
+		return "", err
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

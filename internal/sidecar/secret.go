@@ -2,70 +2,84 @@ package sidecar
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"sync"
+	"time"
 
 	"github.com/daprshop/daprshop/internal/apperr"
 )
 
-// Secret reads one secret from a secret store through the sidecar's HTTP
-// API, once: the value is kept after the first success, and a failure is
-// retried on the next call (so an app may start before its sidecar).
+// secretGetter is the part of the go-sdk client that reads secrets.
+type secretGetter interface {
+	GetSecret(ctx context.Context, storeName, key string, meta map[string]string) (map[string]string, error)
+}
+
+// Secret reads one secret from a secret store through the sidecar (the
+// go-sdk, over gRPC) and keeps it for a while: it is read again once older
+// than maxAge, so a rotated secret is taken up without a restart. A failed
+// re-read keeps serving the last value; only a first read that fails is an
+// error, so an app may start before its sidecar.
 type Secret struct {
-	cfg    Config
-	client *http.Client
+	client secretGetter
 	store  string
 	name   string
+	maxAge time.Duration
+	now    func() time.Time
 
-	mu    sync.Mutex
-	value []byte
+	mu     sync.Mutex
+	value  []byte
+	readAt time.Time
 }
 
-// NewSecret returns a loader of secret name from the secret store store.
-func NewSecret(c Config, client *http.Client, store, name string) *Secret {
-	return &Secret{cfg: c, client: client, store: store, name: name}
+// minRefresh is the least time between two reads that Refresh forces: a
+// flood of tokens naming unknown keys reads the store once a second at most.
+const minRefresh = time.Second
+
+// NewSecret returns a reader of secret name in store, read again after
+// maxAge.
+func NewSecret(client secretGetter, store, name string, maxAge time.Duration, now func() time.Time) *Secret {
+	return &Secret{client: client, store: store, name: name, maxAge: maxAge, now: now}
 }
 
-// Get returns the secret's value. A secret store holding a map returns the
-// entry under the secret's own name, as the local file store does.
+// Get returns the secret's value, read again when older than maxAge.
 func (s *Secret) Get(ctx context.Context) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.value != nil {
+	if s.value != nil && s.now().Sub(s.readAt) < s.maxAge {
 		return s.value, nil
 	}
-	u := s.cfg.HTTPBase() + "/v1.0/secrets/" + url.PathEscape(s.store) + "/" + url.PathEscape(s.name)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
+	return s.read(ctx)
+}
+
+// Refresh reads the secret again now (say, for a token signed by a key
+// that is not in the value yet), unless it was read less than a second ago.
+func (s *Secret) Refresh(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.value != nil && s.now().Sub(s.readAt) < minRefresh {
+		return s.value, nil
 	}
-	if s.cfg.APIToken != "" {
-		req.Header.Set(TokenHeader, s.cfg.APIToken)
+	return s.read(ctx)
+}
+
+// read reads the secret, with s.mu held. A secret store holding a map
+// returns the entry under the secret's own name, as the local file store
+// does.
+func (s *Secret) read(ctx context.Context) ([]byte, error) {
+	m, err := s.client.GetSecret(ctx, s.store, s.name, nil)
+	if err == nil {
+		v, ok := m[s.name]
+		if !ok || v == "" {
+			err = fmt.Errorf("secret %s in store %s has no value under its own name", s.name, s.store)
+		} else {
+			s.value, s.readAt = []byte(v), s.now()
+			return s.value, nil
+		}
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err, "secret store unavailable")
+	if s.value != nil {
+		// Keep serving what we had; the next call tries again.
+		s.readAt = s.now()
+		return s.value, nil
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, err, "secret store unavailable")
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, apperr.Wrap(apperr.Unavailable, fmt.Errorf("status %d: %s", resp.StatusCode, body), "secret %s unavailable", s.name)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("decode secret %s: %w", s.name, err)
-	}
-	v, ok := m[s.name]
-	if !ok || v == "" {
-		return nil, fmt.Errorf("secret %s in store %s has no value under its own name", s.name, s.store)
-	}
-	s.value = []byte(v)
-	return s.value, nil
+	return nil, apperr.Wrap(apperr.Unavailable, err, "secret %s unavailable", s.name)
 }

@@ -159,7 +159,7 @@ func TestDialDoesNotWaitForTheSidecar(t *testing.T) {
 	assert.Error(t, ready.Ready(ctx))
 }
 
-func TestSecretIsReadOnceThroughTheSidecar(t *testing.T) {
+func TestSecretIsReadThroughTheSidecar(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real daprd")
 	}
@@ -175,17 +175,19 @@ spec:
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	hc := sidecar.NewHTTPClient(time.Second)
 
-	got, err := sidecar.NewSecret(sc.Config, hc, "secretstore", "DAPRDTEST_SECRET").Get(ctx)
+	got, err := sidecar.NewSecret(sc.Client, "secretstore", "DAPRDTEST_SECRET", time.Minute, time.Now).Get(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "s3cr3t-from-the-environment", string(got))
 
-	_, err = sidecar.NewSecret(sc.Config, hc, "secretstore", "NO_SUCH_SECRET_ANYWHERE").Get(ctx)
-	assert.Error(t, err)
+	_, err = sidecar.NewSecret(sc.Client, "secretstore", "NO_SUCH_SECRET_ANYWHERE", time.Minute, time.Now).Get(ctx)
+	assert.True(t, apperr.Is(err, apperr.Unavailable), "got %v", err)
 
 	noToken := sc.Config
 	noToken.APIToken = ""
-	_, err = sidecar.NewSecret(noToken, hc, "secretstore", "DAPRDTEST_SECRET").Get(ctx)
+	c, err := sidecar.Dial(noToken)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = sidecar.NewSecret(c, "secretstore", "DAPRDTEST_SECRET", time.Minute, time.Now).Get(ctx)
 	assert.True(t, apperr.Is(err, apperr.Unavailable), "refused without the token: %v", err)
 }

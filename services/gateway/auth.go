@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,9 +30,55 @@ func principal(ctx context.Context) (string, bool) {
 	return sub, ok
 }
 
-// keySource gives the token signing key.
+// keySource gives the public keys tokens may be signed by, a JWK Set (from
+// the secret store, through the sidecar): Get as kept for a while, Refresh
+// read again now (rate limited).
 type keySource interface {
 	Get(ctx context.Context) ([]byte, error)
+	Refresh(ctx context.Context) ([]byte, error)
+}
+
+// keyring parses the key set once per value read, not once per request.
+type keyring struct {
+	src  keySource
+	mu   sync.Mutex
+	raw  []byte
+	keys authtoken.VerifyingKeys
+}
+
+func (k *keyring) parse(raw []byte, err error) (authtoken.VerifyingKeys, error) {
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys != nil && bytes.Equal(raw, k.raw) {
+		return k.keys, nil
+	}
+	keys, err := authtoken.ParseVerifyingKeys(raw)
+	if err != nil {
+		return nil, err
+	}
+	k.raw, k.keys = raw, keys
+	return keys, nil
+}
+
+// verify checks token against the keys held; a token signed by a key not
+// among them (a rollover the gateway has not seen yet) makes it read the
+// keys again once and retry.
+func (k *keyring) verify(ctx context.Context, cfg authtoken.Config, token string, now time.Time) (string, error) {
+	keys, err := k.parse(k.src.Get(ctx))
+	if err != nil {
+		return "", apperr.Wrap(apperr.Unavailable, err, "authentication is unavailable; try again later")
+	}
+	sub, err := authtoken.Verify(keys, cfg, token, now)
+	if !errors.Is(err, authtoken.ErrUnknownKey) {
+		return sub, err
+	}
+	if keys, rerr := k.parse(k.src.Refresh(ctx)); rerr == nil {
+		return authtoken.Verify(keys, cfg, token, now)
+	}
+	return sub, err
 }
 
 // stripIdentity removes identity headers a client might forge, on every
@@ -45,6 +93,7 @@ func stripIdentity(next http.Handler) http.Handler {
 // authenticate lets a request through only with a valid bearer token, and
 // puts its subject in the context and in userHeader.
 func authenticate(logger *slog.Logger, keys keySource, cfg authtoken.Config, now func() time.Time) func(http.Handler) http.Handler {
+	ring := &keyring{src: keys}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			refuse := func(msg string, cause error) {
@@ -56,12 +105,11 @@ func authenticate(logger *slog.Logger, keys keySource, cfg authtoken.Config, now
 				refuse("a bearer token is required: log in with POST /api/v1/sessions", errors.New("no bearer token"))
 				return
 			}
-			key, err := keys.Get(r.Context())
-			if err != nil {
-				web.Error(w, r, logger, apperr.Wrap(apperr.Unavailable, err, "authentication is unavailable; try again later"))
+			sub, err := ring.verify(r.Context(), cfg, strings.TrimSpace(token), now())
+			if apperr.Is(err, apperr.Unavailable) {
+				web.Error(w, r, logger, err)
 				return
 			}
-			sub, err := authtoken.Verify(key, cfg, strings.TrimSpace(token), now())
 			if err != nil {
 				refuse("the token is invalid or expired", err)
 				return

@@ -33,7 +33,7 @@ func TestCORS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			inv, _ := newInvoker(sidecar.Config{Host: "127.0.0.1", HTTPPort: "1"}, http.DefaultTransport, time.Second)
-			h := newServer(discard, inv, func(context.Context) error { return nil }, authenticate(discard, staticKey{key: testKey}, tokenCfg, time.Now), newLimiter(100, 100, time.Now), []string{shop})
+			h := newServer(discard, inv, func(context.Context) error { return nil }, authenticate(discard, staticKey{key: testKeys}, tokenCfg, time.Now), newLimiter(100, 100, time.Now), []string{shop})
 			r := httptest.NewRequest(tt.method, "/healthz", nil)
 			if tt.origin != "" {
 				r.Header.Set("Origin", tt.origin)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,18 +51,44 @@ func (f *fakeSidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	testKey  = []byte("gateway-test-signing-key-0123456789abcdef")
+	testKey  = testSigningKey("2026-12", "gateway-test-seed-gateway-test-!")
+	testKeys = jwks(testKey)
 	tokenCfg = authtoken.Config{Issuer: "daprshop-users", Audience: "daprshop", TTL: time.Hour}
 	adaID    = "0b6c3f4e-6a8e-4a4b-9a57-3f0c2a8b9d11"
 	orderID  = "5f1e2d3c-4b5a-4697-8877-665544332211"
 )
 
+// testSigningKey is a fixed Ed25519 key: users' side of a test token.
+func testSigningKey(id, seed string) authtoken.SigningKey {
+	return authtoken.SigningKey{ID: id, Key: ed25519.NewKeyFromSeed([]byte(seed))}
+}
+
+// jwks is the JWK Set of the keys' public halves: what the gateway reads.
+func jwks(keys ...authtoken.SigningKey) []byte {
+	var parts []string
+	for _, k := range keys {
+		x := base64.RawURLEncoding.EncodeToString(k.Key.Public().(ed25519.PublicKey))
+		parts = append(parts, fmt.Sprintf(`{"kty":"OKP","crv":"Ed25519","kid":%q,"x":%q}`, k.ID, x))
+	}
+	return []byte(`{"keys":[` + strings.Join(parts, ",") + `]}`)
+}
+
+// staticKey serves a fixed key set; refreshed serves what Refresh reads
+// (a rollover the gateway has not seen yet), when set.
 type staticKey struct {
-	key []byte
-	err error
+	key       []byte
+	err       error
+	refreshed []byte
 }
 
 func (k staticKey) Get(context.Context) ([]byte, error) { return k.key, k.err }
+
+func (k staticKey) Refresh(ctx context.Context) ([]byte, error) {
+	if k.refreshed != nil {
+		return k.refreshed, nil
+	}
+	return k.Get(ctx)
+}
 
 func tokenFor(t *testing.T, sub string) string {
 	t.Helper()
@@ -83,7 +111,7 @@ func newGatewayWith(t *testing.T, sc http.Handler, keys keySource, lim *limiter)
 
 func newGateway(t *testing.T, sc *fakeSidecar) http.Handler {
 	t.Helper()
-	return newGatewayWith(t, sc, staticKey{key: testKey}, newLimiter(1000, 1000, time.Now))
+	return newGatewayWith(t, sc, staticKey{key: testKeys}, newLimiter(1000, 1000, time.Now))
 }
 
 // An id with any other character than an id may hold is a 404 problem at
@@ -170,8 +198,10 @@ func TestRoutesInvokeTheOwningApp(t *testing.T) {
 
 func TestPrivateRoutesNeedAValidToken(t *testing.T) {
 	t.Parallel()
-	otherKey := []byte("some-other-signing-key-0123456789abcdef!")
-	forged, _, err := authtoken.Issue(otherKey, tokenCfg, adaID, time.Now())
+	forged, _, err := authtoken.Issue(testSigningKey(testKey.ID, "another-seed-another-seed-other!"), tokenCfg, adaID, time.Now())
+	require.NoError(t, err)
+	next := testSigningKey("2027-01", "the-next-seed-the-next-seed-next")
+	rolled, _, err := authtoken.Issue(next, tokenCfg, adaID, time.Now())
 	require.NoError(t, err)
 	expired, _, err := authtoken.Issue(testKey, tokenCfg, adaID, time.Now().Add(-3*time.Hour))
 	require.NoError(t, err)
@@ -183,15 +213,18 @@ func TestPrivateRoutesNeedAValidToken(t *testing.T) {
 		keys   keySource
 		want   int
 	}{
-		{"no header", "", staticKey{key: testKey}, http.StatusUnauthorized},
-		{"not bearer", "Basic YWRhOnB3", staticKey{key: testKey}, http.StatusUnauthorized},
-		{"empty bearer", "Bearer ", staticKey{key: testKey}, http.StatusUnauthorized},
-		{"forged", "Bearer " + forged, staticKey{key: testKey}, http.StatusUnauthorized},
-		{"expired", "Bearer " + expired, staticKey{key: testKey}, http.StatusUnauthorized},
-		{"subject not a user id", "Bearer " + notAUser, staticKey{key: testKey}, http.StatusUnauthorized},
+		{"no header", "", staticKey{key: testKeys}, http.StatusUnauthorized},
+		{"not bearer", "Basic YWRhOnB3", staticKey{key: testKeys}, http.StatusUnauthorized},
+		{"empty bearer", "Bearer ", staticKey{key: testKeys}, http.StatusUnauthorized},
+		{"forged", "Bearer " + forged, staticKey{key: testKeys}, http.StatusUnauthorized},
+		{"expired", "Bearer " + expired, staticKey{key: testKeys}, http.StatusUnauthorized},
+		{"subject not a user id", "Bearer " + notAUser, staticKey{key: testKeys}, http.StatusUnauthorized},
 		{"key unavailable", "Bearer " + tokenFor(t, adaID), staticKey{err: errors.New("secret store down")}, http.StatusServiceUnavailable},
-		{"valid", "Bearer " + tokenFor(t, adaID), staticKey{key: testKey}, http.StatusOK},
-		{"valid, lower-case scheme", "bearer " + tokenFor(t, adaID), staticKey{key: testKey}, http.StatusOK},
+		{"valid", "Bearer " + tokenFor(t, adaID), staticKey{key: testKeys}, http.StatusOK},
+		{"valid, lower-case scheme", "bearer " + tokenFor(t, adaID), staticKey{key: testKeys}, http.StatusOK},
+		{"signed by a key the gateway does not hold", "Bearer " + rolled, staticKey{key: testKeys}, http.StatusUnauthorized},
+		{"signed by a new key the store now has: read again", "Bearer " + rolled, staticKey{key: testKeys, refreshed: jwks(testKey, next)}, http.StatusOK},
+		{"a key set that is not one", "Bearer " + tokenFor(t, adaID), staticKey{key: []byte("an HS256 secret of old")}, http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +253,7 @@ func TestRateLimits(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
 	sc := &fakeSidecar{status: http.StatusOK, ctype: "application/json", response: `{}`}
-	h := newGatewayWith(t, sc, staticKey{key: testKey}, newLimiter(1, 2, now))
+	h := newGatewayWith(t, sc, staticKey{key: testKeys}, newLimiter(1, 2, now))
 	send := func(path, token, remote, xff string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{}`))
 		if path == "/api/v1/me" {
@@ -296,7 +329,7 @@ func TestUpstreamFailures(t *testing.T) {
 				host, port, _ := strings.Cut(addr, ":")
 				inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port}, http.DefaultTransport, time.Second)
 				require.NoError(t, err)
-				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") }, authenticate(discard, staticKey{key: testKey}, tokenCfg, time.Now), newLimiter(1000, 1000, time.Now), nil)
+				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") }, authenticate(discard, staticKey{key: testKeys}, tokenCfg, time.Now), newLimiter(1000, 1000, time.Now), nil)
 			} else {
 				h = newGateway(t, tt.sidecar)
 			}

@@ -22,14 +22,18 @@
 // Environment: APP_HOST (every interface when empty), APP_PORT (8080, the public port), DAPR_HOST, DAPR_HTTP_PORT,
 // DAPR_API_TOKEN (required: it refuses to start without it, unless
 // DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about), INVOKE_TIMEOUT (10s), SECRET_STORE (secretstore),
-// JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
+// JWT_KEYS_SECRET (jwt-verification-keys: the public keys tokens may be
+// signed by, a JWK Set; the gateway cannot read the private key),
+// JWT_KEYS_MAX_AGE (30s: how long the set is kept before it is read again;
+// a token naming a key not in it makes it read the set at once, at most once
+// a second), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
 // (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), CORS_ORIGINS
 // (comma-separated; none when empty), LOG_LEVEL,
 // ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
 // admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
 // and the other standard OTEL_* variables (traces; see internal/telemetry).
 //
-// Dapr components: SECRET_STORE, holding the token signing key; otherwise
+// Dapr components: SECRET_STORE, holding the token verification keys; otherwise
 // service invocation and name resolution only.
 package main
 
@@ -93,7 +97,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil || burst <= 0 {
 		return fmt.Errorf("RATE_LIMIT_BURST: want a positive integer, got %q", getenv("RATE_LIMIT_BURST"))
 	}
-	keys := sidecar.NewSecret(sc, sidecar.NewHTTPClient(5*time.Second), env.Or(getenv, "SECRET_STORE", "secretstore"), env.Or(getenv, "JWT_KEY_SECRET", "jwt-signing-key"))
+	keyMaxAge, err := env.Duration(getenv, "JWT_KEYS_MAX_AGE", "30s")
+	if err != nil {
+		return err
+	}
+	client, err := sidecar.Dial(sc)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	keys := sidecar.NewSecret(client, env.Or(getenv, "SECRET_STORE", "secretstore"), env.Or(getenv, "JWT_KEYS_SECRET", "jwt-verification-keys"), keyMaxAge, time.Now)
 	authn := authenticate(logger, keys, authtoken.Config{
 		Issuer:   env.Or(getenv, "JWT_ISSUER", "daprshop-users"),
 		Audience: env.Or(getenv, "JWT_AUDIENCE", "daprshop"),

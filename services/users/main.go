@@ -12,7 +12,9 @@
 // Environment: APP_HOST (every interface when empty), APP_PORT (8081), DAPR_HOST, DAPR_HTTP_PORT, DAPR_GRPC_PORT,
 // DAPR_API_TOKEN and APP_API_TOKEN (required: it refuses to start without
 // them, unless DAPRSHOP_INSECURE_NO_TOKENS=1, which it warns about), STATE_STORE (users-store), SECRET_STORE
-// (secretstore), JWT_KEY_SECRET (jwt-signing-key), JWT_ISSUER
+// (secretstore), JWT_KEY_SECRET (jwt-signing-key: the Ed25519 private key,
+// a JWK with its kid), JWT_KEY_MAX_AGE (30s: how long the key is kept
+// before it is read again, so a new key is used without a restart), JWT_ISSUER
 // (daprshop-users), JWT_AUDIENCE (daprshop), TOKEN_TTL (1h), BCRYPT_COST
 // (10), LOG_LEVEL,
 // ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
@@ -82,9 +84,13 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
+	keyMaxAge, err := env.Duration(getenv, "JWT_KEY_MAX_AGE", "30s")
+	if err != nil {
+		return err
+	}
 	httpClient := sidecar.NewHTTPClient(5 * time.Second)
 	issuer := &jwtIssuer{
-		keys: sidecar.NewSecret(sc, httpClient, env.Or(getenv, "SECRET_STORE", "secretstore"), env.Or(getenv, "JWT_KEY_SECRET", "jwt-signing-key")),
+		keys: sidecar.NewSecret(client, env.Or(getenv, "SECRET_STORE", "secretstore"), env.Or(getenv, "JWT_KEY_SECRET", "jwt-signing-key"), keyMaxAge, time.Now),
 		cfg: authtoken.Config{
 			Issuer:   env.Or(getenv, "JWT_ISSUER", "daprshop-users"),
 			Audience: env.Or(getenv, "JWT_AUDIENCE", "daprshop"),
