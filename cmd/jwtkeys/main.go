@@ -13,7 +13,6 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -31,14 +30,6 @@ func main() {
 	}
 }
 
-type jwk struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	Kid string `json:"kid"`
-	X   string `json:"x"`
-	D   string `json:"d,omitempty"`
-}
-
 func run(args []string, stdout io.Writer, random io.Reader) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	kid := fs.String("kid", "", "the new key's id (say, the month it starts signing)")
@@ -50,18 +41,12 @@ func run(args []string, stdout io.Writer, random io.Reader) error {
 	if *kid == "" || *out == "" {
 		return fmt.Errorf("-kid and -out are required")
 	}
-	pub, priv, err := ed25519.GenerateKey(random)
+	_, priv, err := ed25519.GenerateKey(random)
 	if err != nil {
 		return err
 	}
-	b64 := base64.RawURLEncoding.EncodeToString
-	public := jwk{Kty: "OKP", Crv: "Ed25519", Kid: *kid, X: b64(pub)}
-	private := public
-	private.D = b64(priv.Seed())
-
-	set := struct {
-		Keys []jwk `json:"keys"`
-	}{}
+	key := authtoken.SigningKey{ID: *kid, Key: priv}
+	var set authtoken.KeySet
 	if *keep != "" {
 		b, err := os.ReadFile(*keep)
 		if err != nil {
@@ -74,9 +59,9 @@ func run(args []string, stdout io.Writer, random io.Reader) error {
 			return err
 		}
 	}
-	set.Keys = append(set.Keys, public)
+	set.Keys = append(set.Keys, key.PublicJWK())
 
-	privJSON, err := json.Marshal(private)
+	privJSON, err := json.Marshal(key.PrivateJWK())
 	if err != nil {
 		return err
 	}

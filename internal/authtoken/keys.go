@@ -8,9 +8,9 @@ import (
 	"fmt"
 )
 
-// jwk is an Ed25519 key as a JSON Web Key (RFC 8037): kty OKP, crv
+// JWK is an Ed25519 key as a JSON Web Key (RFC 8037): kty OKP, crv
 // Ed25519, x the public key, d the private key's seed (base64url).
-type jwk struct {
+type JWK struct {
 	Kty string `json:"kty"`
 	Crv string `json:"crv"`
 	Kid string `json:"kid"`
@@ -18,7 +18,7 @@ type jwk struct {
 	D   string `json:"d,omitempty"`
 }
 
-func (k jwk) public() (ed25519.PublicKey, error) {
+func (k JWK) public() (ed25519.PublicKey, error) {
 	if k.Kty != "OKP" || k.Crv != "Ed25519" {
 		return nil, fmt.Errorf("key %q: want kty OKP and crv Ed25519, got %q and %q", k.Kid, k.Kty, k.Crv)
 	}
@@ -32,11 +32,28 @@ func (k jwk) public() (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(x), nil
 }
 
+// KeySet is a JWK Set: the public keys a verifier accepts.
+type KeySet struct {
+	Keys []JWK `json:"keys"`
+}
+
+// PublicJWK is the key's public half, as a verifier holds it.
+func (k SigningKey) PublicJWK() JWK {
+	return JWK{Kty: "OKP", Crv: "Ed25519", Kid: k.ID, X: base64.RawURLEncoding.EncodeToString(k.Key.Public().(ed25519.PublicKey))}
+}
+
+// PrivateJWK is the whole key, as the issuer holds it.
+func (k SigningKey) PrivateJWK() JWK {
+	j := k.PublicJWK()
+	j.D = base64.RawURLEncoding.EncodeToString(k.Key.Seed())
+	return j
+}
+
 // ParseSigningKey reads the private key users signs with: one JWK with d.
 // Its x must be the public key of d, so a mismatched pair is refused at
 // start rather than turning into tokens no verifier accepts.
 func ParseSigningKey(b []byte) (SigningKey, error) {
-	var k jwk
+	var k JWK
 	if err := json.Unmarshal(b, &k); err != nil {
 		return SigningKey{}, fmt.Errorf("signing key: not a JWK: %w", err)
 	}
@@ -58,9 +75,7 @@ func ParseSigningKey(b []byte) (SigningKey, error) {
 // ParseVerifyingKeys reads the public keys a verifier accepts: a JWK Set.
 // A set holding a private key is refused: whoever reads it could sign.
 func ParseVerifyingKeys(b []byte) (VerifyingKeys, error) {
-	var set struct {
-		Keys []jwk `json:"keys"`
-	}
+	var set KeySet
 	if err := json.Unmarshal(b, &set); err != nil {
 		return nil, fmt.Errorf("verifying keys: not a JWK Set: %w", err)
 	}

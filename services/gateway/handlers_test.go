@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,12 +64,15 @@ func testSigningKey(id, seed string) authtoken.SigningKey {
 
 // jwks is the JWK Set of the keys' public halves: what the gateway reads.
 func jwks(keys ...authtoken.SigningKey) []byte {
-	var parts []string
+	var set authtoken.KeySet
 	for _, k := range keys {
-		x := base64.RawURLEncoding.EncodeToString(k.Key.Public().(ed25519.PublicKey))
-		parts = append(parts, fmt.Sprintf(`{"kty":"OKP","crv":"Ed25519","kid":%q,"x":%q}`, k.ID, x))
+		set.Keys = append(set.Keys, k.PublicJWK())
 	}
-	return []byte(`{"keys":[` + strings.Join(parts, ",") + `]}`)
+	b, err := json.Marshal(set)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // staticKey serves a fixed key set; refreshed serves what Refresh reads
