@@ -116,13 +116,17 @@ func TestDuplicateDeliveryAppliedOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "%s", body)
 	assert.JSONEq(t, `{"status":"SUCCESS"}`, string(body), "a redelivery is acknowledged, not retried or dropped")
 
-	var handled []bool
-	for _, e := range logEntries(t, mark, "event applied") {
-		if e.Proc == "notifications" && e.str("event_id") == dupID {
-			handled = append(handled, e.flag("duplicate"))
+	// The app logged it before it answered; the launcher copies the line
+	// to the system log a moment later.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var handled []bool
+		for _, e := range logEntries(c, mark, "event applied") {
+			if e.Proc == "notifications" && e.str("event_id") == dupID {
+				handled = append(handled, e.flag("duplicate"))
+			}
 		}
-	}
-	assert.Equal(t, []bool{false, true}, handled, "applied, then recognised as a duplicate")
+		assert.Equal(c, []bool{false, true}, handled, "applied, then recognised as a duplicate")
+	}, 10*time.Second, 50*time.Millisecond)
 	ids := map[string]int{}
 	for _, n := range inbox(t, gatewayURL(t), signedToken(t, userID)) {
 		ids[n.ID]++
