@@ -94,7 +94,7 @@ run: tools $(if $(OBSERVE),observe-tools) $(if $(filter consul,$(NAMERESOLUTION)
 # scheduler with TLS), builds the apps' binaries that the run file names, and
 # writes the exports the CLI's shell needs to .data/local/dapr-cli.env.
 .PHONY: infra
-infra: tools ## for the Dapr CLI: start sentry, placement, scheduler, NATS and its streams; then `source .data/local/dapr-cli.env` and `dapr run -f dapr/dapr.yaml`
+infra: tools $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## for the Dapr CLI: start sentry, placement, scheduler, NATS and its streams (and Consul with NAMERESOLUTION=consul); it prints what to `source` and `dapr run -f`
 	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -infra -profile $(PROFILE) -nameresolution $(NAMERESOLUTION)
 
 .PHONY: apps

@@ -20,6 +20,7 @@ import (
 // local process holding a sidecar's token could otherwise publish
 // user.registered and have payments open a funded wallet.
 func TestPublishOutsideItsScopeIsRefused(t *testing.T) {
+	skipShort(t)
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
 	profile := os.Getenv("PROFILE")

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -68,7 +69,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if *infra {
-		fmt.Fprintf(stdout, cliHelp, sys.CLIEnvFile())
+		runFile := sys.CLIRunFile()
+		if rel, err := filepath.Rel(root, runFile); err == nil {
+			runFile = rel
+		}
+		fmt.Fprintf(stdout, cliHelp, sys.CLIEnvFile(), runFile)
 	} else if gw, ok := sys.App("gateway"); ok {
 		fmt.Fprintf(stdout, tryIt, gw.AppPort)
 	}
@@ -85,7 +90,7 @@ const cliHelp = `
 The infrastructure is up (Ctrl-C stops it). In another terminal, at the repository root:
 
   source %s   # the API tokens and sentry's root certificate
-  dapr run -f dapr/dapr.yaml
+  dapr run -f %s
 
 The apps' binaries are built (.bin/apps/); after a code change, run ` + "`make apps`" + ` again.
 

@@ -88,6 +88,13 @@ func TestRunFileOfTheRepositoryUsesOnlyCLIFields(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "dapr", "dapr.yaml"))
 	require.NoError(t, err)
+	assertOnlyCLIFields(t, b)
+}
+
+// assertOnlyCLIFields checks that every key of the run file b, in every
+// section, is one the Dapr CLI reads there.
+func assertOnlyCLIFields(t *testing.T, b []byte) {
+	t.Helper()
 	var doc map[string]any
 	require.NoError(t, yaml.Unmarshal(b, &doc))
 

@@ -51,9 +51,9 @@ func (s *System) requireTokens() error {
 }
 
 // infraOnly drops the sidecars and apps from the plan, for Config.Infra:
-// the Dapr CLI starts those itself, from the run file as it is: with the
-// local profile's components and the Configurations' SQLite name
-// resolution, which is what infraFits checks.
+// the Dapr CLI starts those itself, from the run file as it is (with the
+// local profile's components, which is what infraFits checks) or from
+// CLIRunFile's copy for another name resolution.
 func (s *System) infraOnly(specs map[string]procSpec) {
 	n := len(s.tiers)
 	for _, tier := range s.tiers[n-2:] {
@@ -64,15 +64,13 @@ func (s *System) infraOnly(specs map[string]procSpec) {
 	s.tiers = s.tiers[:n-2]
 }
 
-// infraFits refuses what the CLI could not follow: it reads
-// components/local and dapr/config/ from the run file, whatever the
-// launcher is told.
+// infraFits refuses what the CLI could not follow: it reads components/
+// from the run file, whatever the launcher is told. (A name resolution other
+// than dapr/config/'s is served through a copy of the run file,
+// CLIRunFile.)
 func infraFits(cfg Config) error {
 	if cfg.Profile != "local" {
 		return fmt.Errorf("the Dapr CLI runs dapr/dapr.yaml as written, with components/local: `make infra` serves the local profile only (PROFILE=%s runs with `make run PROFILE=%s`)", cfg.Profile, cfg.Profile)
-	}
-	if nr := cfg.NameResolution; nr != "" && nr != "sqlite" {
-		return fmt.Errorf("the Dapr CLI takes name resolution from dapr/config/ (SQLite): `make infra` cannot serve NAMERESOLUTION=%s (it runs with `make run NAMERESOLUTION=%s`)", nr, nr)
 	}
 	return nil
 }

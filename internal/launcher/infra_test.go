@@ -57,7 +57,7 @@ func TestInfraFits(t *testing.T) {
 		{name: "local with SQLite", cfg: Config{Profile: "local"}},
 		{name: "local with SQLite named", cfg: Config{Profile: "local", NameResolution: "sqlite"}},
 		{name: "another profile", cfg: Config{Profile: "postgres"}, wantErr: "serves the local profile only (PROFILE=postgres runs with `make run PROFILE=postgres`)"},
-		{name: "another name resolution", cfg: Config{Profile: "local", NameResolution: "consul"}, wantErr: "cannot serve NAMERESOLUTION=consul"},
+		{name: "Consul (served through a copy of the run file)", cfg: Config{Profile: "local", NameResolution: "consul"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -233,6 +233,10 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 			s.Stop()
 			return nil, err
 		}
+		if err := s.writeCLIRunFile(); err != nil {
+			s.Stop()
+			return nil, err
+		}
 	}
 	s.out.system("all healthy in %s (profile %s)", time.Since(began).Round(100*time.Millisecond), cfg.Profile)
 	return s, nil

@@ -32,7 +32,7 @@ func TestCORS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inv, _ := newInvoker(sidecar.Config{Host: "127.0.0.1", HTTPPort: "1"}, http.DefaultTransport, time.Second)
+			inv, _ := newInvoker(sidecar.Config{Host: "127.0.0.1", HTTPPort: "1"}, http.DefaultTransport, time.Second, newBreakers(discard, breakerSettings{Failures: 5, OpenFor: time.Minute}, upstreamApps...))
 			h := newServer(discard, inv, func(context.Context) error { return nil }, authenticate(discard, staticKey{key: testKeys}, tokenCfg, time.Now), newLimiter(100, 100, time.Now), []string{shop})
 			r := httptest.NewRequest(tt.method, "/healthz", nil)
 			if tt.origin != "" {

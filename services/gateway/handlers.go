@@ -26,14 +26,15 @@ type invoker struct {
 	token     string
 	transport http.RoundTripper
 	timeout   time.Duration
+	breakers  *breakers
 }
 
-func newInvoker(sc sidecar.Config, transport http.RoundTripper, timeout time.Duration) (*invoker, error) {
+func newInvoker(sc sidecar.Config, transport http.RoundTripper, timeout time.Duration, b *breakers) (*invoker, error) {
 	base, err := url.Parse(sc.HTTPBase())
 	if err != nil {
 		return nil, fmt.Errorf("sidecar address: %w", err)
 	}
-	return &invoker{base: base, token: sc.APIToken, transport: transport, timeout: timeout}, nil
+	return &invoker{base: base, token: sc.APIToken, transport: transport, timeout: timeout, breakers: b}, nil
 }
 
 // errUpstream marks a failure of the sidecar or the target app itself, as
@@ -81,6 +82,9 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 			if !strings.HasPrefix(resp.Header.Get("Content-Type"), web.ProblemContentType) {
 				return fmt.Errorf("%w: %s answered %d through the sidecar", errUpstream, appID, resp.StatusCode)
 			}
+			if resp.StatusCode >= 500 { // the app's own problem: passed on, and counted
+				setOutcome(resp.Request.Context(), fmt.Errorf("%w: %s answered %d", errUpstream, appID, resp.StatusCode))
+			}
 			return publicInstance(resp)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -90,24 +94,58 @@ func (inv *invoker) handle(logger *slog.Logger, appID string, target func(*http.
 				r = r.Clone(r.Context())
 				r.URL.Path, r.URL.RawPath = p, ""
 			}
-			var maxErr *http.MaxBytesError
-			if errors.As(err, &maxErr) {
-				web.Error(w, r, logger, apperr.E(apperr.TooLarge, "the body is larger than the limit of %d bytes", web.MaxBodyBytes))
-				return
+			if errors.Is(err, context.Canceled) {
+				setOutcome(r.Context(), errNotCounted) // the client hung up: not the app's doing
+			} else {
+				setOutcome(r.Context(), err)
 			}
 			web.Error(w, r, logger, apperr.Wrap(apperr.Unavailable, err, "the %s service is unavailable; try again later", appID))
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > web.MaxBodyBytes {
-			web.Error(w, r, logger, apperr.E(apperr.TooLarge, "the body is larger than the limit of %d bytes", web.MaxBodyBytes))
+		// The body is read whole before the app's breaker and the
+		// invocation's timeout start: how fast a client sends is not the
+		// app's doing.
+		if err := bufferBody(w, r); err != nil {
+			web.Error(w, r, logger, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
+		done, ok := inv.breakers.allow(appID)
+		if !ok {
+			inv.breakers.refuse(w, r, appID)
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), publicPathKey{}, r.URL.Path), inv.timeout)
 		defer cancel()
+		ctx, out := withOutcome(ctx)
 		proxy.ServeHTTP(w, r.WithContext(ctx))
+		done(out.err)
 	})
+}
+
+// bufferBody reads r's body whole, up to web.MaxBodyBytes, and puts it back
+// as a replayable body with a known length (which also lets daprd replay it
+// when its resiliency policy retries).
+func bufferBody(w http.ResponseWriter, r *http.Request) error {
+	tooLarge := apperr.E(apperr.TooLarge, "the body is larger than the limit of %d bytes", web.MaxBodyBytes)
+	if r.ContentLength > web.MaxBodyBytes {
+		return tooLarge
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, web.MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return tooLarge
+	case err != nil:
+		return apperr.Wrap(apperr.Invalid, err, "the body could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
 }
 
 // publicPathKey holds, in a proxied request's context, the path the client

@@ -102,10 +102,17 @@ func tokenFor(t *testing.T, sub string) string {
 // newGatewayWith builds the gateway in front of a fake sidecar.
 func newGatewayWith(t *testing.T, sc http.Handler, keys keySource, lim *limiter) http.Handler {
 	t.Helper()
+	return newGatewayOpts(t, sc, keys, lim, breakerSettings{Failures: 5, OpenFor: time.Minute})
+}
+
+// newGatewayOpts builds the gateway in front of a fake sidecar, with its
+// circuit breakers set as bs.
+func newGatewayOpts(t *testing.T, sc http.Handler, keys keySource, lim *limiter, bs breakerSettings) http.Handler {
+	t.Helper()
 	srv := httptest.NewServer(sc)
 	t.Cleanup(srv.Close)
 	host, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
-	inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port, APIToken: "dapr-token"}, http.DefaultTransport, 5*time.Second)
+	inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port, APIToken: "dapr-token"}, http.DefaultTransport, 5*time.Second, newBreakers(discard, bs, upstreamApps...))
 	require.NoError(t, err)
 	authn := authenticate(discard, keys, tokenCfg, time.Now)
 	return newServer(discard, inv, func(context.Context) error { return nil }, authn, lim, nil)
@@ -329,7 +336,7 @@ func TestUpstreamFailures(t *testing.T) {
 				addr := strings.TrimPrefix(srv.URL, "http://")
 				srv.Close() // nothing listens there any more
 				host, port, _ := strings.Cut(addr, ":")
-				inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port}, http.DefaultTransport, time.Second)
+				inv, err := newInvoker(sidecar.Config{Host: host, HTTPPort: port}, http.DefaultTransport, time.Second, newBreakers(discard, breakerSettings{Failures: 1000, OpenFor: time.Minute}, upstreamApps...))
 				require.NoError(t, err)
 				h = newServer(discard, inv, func(context.Context) error { return errors.New("down") }, authenticate(discard, staticKey{key: testKeys}, tokenCfg, time.Now), newLimiter(1000, 1000, time.Now), nil)
 			} else {

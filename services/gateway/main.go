@@ -28,7 +28,10 @@
 // a token naming a key not in it makes it read the set at once, at most once
 // a second), JWT_ISSUER (daprshop-users), JWT_AUDIENCE
 // (daprshop), RATE_LIMIT_RPS (10), RATE_LIMIT_BURST (20), CORS_ORIGINS
-// (comma-separated; none when empty), LOG_LEVEL,
+// (comma-separated; none when empty), BREAKER_FAILURES (5: failures in a
+// row that open an app's circuit) and BREAKER_OPEN_FOR (5s: how long it then
+// answers 503 itself before one request tries the app again; breaker.go
+// says what counts as a failure), LOG_LEVEL,
 // ADMIN_PORT and ADMIN_HOST (127.0.0.1) for /metrics and /debug/pprof/ (no
 // admin listener when ADMIN_PORT is unset), OTEL_EXPORTER_OTLP_ENDPOINT
 // and the other standard OTEL_* variables (traces; see internal/telemetry).
@@ -85,7 +88,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	sc := sidecar.ConfigFromEnv(getenv)
 	httpClient := sidecar.NewHTTPClient(timeout)
-	inv, err := newInvoker(sc, httpClient.Transport, timeout)
+	failures, err := strconv.ParseUint(env.Or(getenv, "BREAKER_FAILURES", "5"), 10, 32)
+	if err != nil || failures == 0 {
+		return fmt.Errorf("BREAKER_FAILURES: want a positive integer, got %q", getenv("BREAKER_FAILURES"))
+	}
+	openFor, err := env.Duration(getenv, "BREAKER_OPEN_FOR", "5s")
+	if err != nil {
+		return err
+	}
+	brk := newBreakers(logger, breakerSettings{Failures: uint32(failures), OpenFor: openFor}, upstreamApps...)
+	inv, err := newInvoker(sc, httpClient.Transport, timeout, brk)
 	if err != nil {
 		return err
 	}

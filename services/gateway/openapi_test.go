@@ -34,7 +34,7 @@ func TestOpenAPIMatchesTheRouter(t *testing.T) {
 		}
 	}
 
-	inv, err := newInvoker(sidecar.Config{Host: "127.0.0.1", HTTPPort: "1"}, http.DefaultTransport, time.Second)
+	inv, err := newInvoker(sidecar.Config{Host: "127.0.0.1", HTTPPort: "1"}, http.DefaultTransport, time.Second, newBreakers(discard, breakerSettings{Failures: 5, OpenFor: time.Minute}, upstreamApps...))
 	require.NoError(t, err)
 	r := mux.NewRouter()
 	addRoutes(r, discard, inv, nil, func(h http.Handler) http.Handler { return h }, newLimiter(1, 1, nil))

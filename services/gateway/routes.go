@@ -37,6 +37,10 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle(api+"/orders/{id:"+idPattern+"}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet, http.MethodDelete)
 }
 
+// upstreamApps are the apps the routes above forward to, each behind its
+// own circuit breaker (breaker.go).
+var upstreamApps = []string{"users", "notifications", "payments", "catalog", "orders"}
+
 // idPattern is what a product or order id in a public path may hold:
 // letters, digits, '-' and '_' (the services check the exact form). Any
 // other character is a 404 at the gateway and never reaches a sidecar:

@@ -1,0 +1,51 @@
+package launcher
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The copy of dapr/dapr.yaml that `make infra NAMERESOLUTION=consul` writes
+// for the Dapr CLI is the same system, read from anywhere, with only each
+// app's Configuration changed, and holds only fields the CLI reads.
+func TestCLIRunFileForAnotherNameResolution(t *testing.T) {
+	t.Parallel()
+	original := filepath.Join(repoRoot(t), "dapr", "dapr.yaml")
+	want, err := LoadRunFile(original, "local")
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	configs := map[string]string{}
+	for _, a := range want {
+		configs[a.AppID] = filepath.Join(dir, a.AppID+".yaml")
+	}
+	b, err := cliRunFileWith(original, configs, "consul")
+	require.NoError(t, err)
+	assertOnlyCLIFields(t, b)
+	assert.Contains(t, string(b), "# Made by `make infra NAMERESOLUTION=consul`")
+
+	// Somewhere else entirely: every path in it is absolute.
+	copyPath := filepath.Join(dir, "elsewhere", "dapr.yaml")
+	require.NoError(t, os.MkdirAll(filepath.Dir(copyPath), 0o755))
+	require.NoError(t, os.WriteFile(copyPath, b, 0o644))
+	got, err := LoadRunFile(copyPath, "local")
+	require.NoError(t, err)
+
+	require.Len(t, got, len(want))
+	for i := range want {
+		assert.Equal(t, configs[want[i].AppID], got[i].ConfigFile, "app %s runs with its copy", want[i].AppID)
+		w := want[i]
+		w.ConfigFile = got[i].ConfigFile
+		assert.Equal(t, w, got[i], "app %s is otherwise the same", w.AppID)
+	}
+}
+
+func TestCLIRunFileNeedsEveryAppsConfiguration(t *testing.T) {
+	t.Parallel()
+	_, err := cliRunFileWith(filepath.Join(repoRoot(t), "dapr", "dapr.yaml"), map[string]string{"gateway": "/x/gateway.yaml"}, "consul")
+	assert.ErrorContains(t, err, "no Configuration for app")
+}
