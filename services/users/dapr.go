@@ -47,6 +47,19 @@ func (s *daprUserStore) Create(ctx context.Context, u User, ev UserRegistered) e
 	if err != nil {
 		return err
 	}
+	// The sidecar's outbox publishes to its internal topic before the
+	// transaction runs, and when the transaction then fails, daprd 1.18.2
+	// retries the missing state in a loop without end: every later event of
+	// this store waits behind it (docs/dapr-notes.md). So a create that
+	// would conflict is refused before any transaction is sent. The first-
+	// write below still guards the key; ids are fresh UUIDs, so no two
+	// creates race for one.
+	switch _, err := s.Get(ctx, u.ID); {
+	case err == nil:
+		return apperr.E(apperr.Conflict, "user %s already exists", u.ID)
+	case !apperr.Is(err, apperr.NotFound):
+		return err
+	}
 	ops := []*dapr.StateOperation{
 		{
 			Type: dapr.StateOperationTypeUpsert,
