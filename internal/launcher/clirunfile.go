@@ -63,6 +63,11 @@ func cliRunFileWith(path string, configs map[string]string, nameResolution strin
 		return nil, fmt.Errorf("%s is empty", path)
 	}
 	root := doc.Content[0]
+	// The original's opening comment tells how to run the original.
+	doc.HeadComment, root.HeadComment = "", ""
+	if len(root.Content) > 0 {
+		root.Content[0].HeadComment = "" // yaml.v3 keeps it on the first key
+	}
 	absolute(mapValue(root, "common"), base)
 	apps := mapValue(root, "apps")
 	if apps == nil || apps.Kind != yaml.SequenceNode {

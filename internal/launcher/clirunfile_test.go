@@ -3,6 +3,7 @@ package launcher
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,7 +27,8 @@ func TestCLIRunFileForAnotherNameResolution(t *testing.T) {
 	b, err := cliRunFileWith(original, configs, "consul")
 	require.NoError(t, err)
 	assertOnlyCLIFields(t, b)
-	assert.Contains(t, string(b), "# Made by `make infra NAMERESOLUTION=consul`")
+	assert.True(t, strings.HasPrefix(string(b), "# Made by `make infra NAMERESOLUTION=consul`"), "%.200s", b)
+	assert.NotContains(t, string(b), "dapr run -f dapr/dapr.yaml", "the original's instructions are not copied")
 
 	// Somewhere else entirely: every path in it is absolute.
 	copyPath := filepath.Join(dir, "elsewhere", "dapr.yaml")
