@@ -2,35 +2,67 @@ package daprdtest
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
 
+// StoreEnv names the environment variable that chooses the kind of state
+// store StateStore returns: "sqlite" (the default: the local profile's),
+// "daprshop-redis" (the redis profile's pluggable component on a Redis of
+// the test's own) or "stock-redis" (Dapr's state.redis, which the
+// conformance suite holds up as a negative control). `make test-redis`
+// runs the adapters' contract tests on daprshop-redis.
+const StoreEnv = "DAPRSHOP_TEST_STATE_STORE"
+
+// Store kinds, for StoreEnv and StateStoreOf.
+const (
+	SQLite        = "sqlite"
+	DaprshopRedis = "daprshop-redis"
+	StockRedis    = "stock-redis"
+)
+
 // StateStore returns, for Start, a state store component named name of the
-// local profile's kind: a SQLite file in the sidecar's folder. Its busy
-// timeout is 10 s: the contract tests race 50 transactions at one file under
-// the race detector on two cores, and with 2 s some waited out the lock
-// (SQLITE_BUSY; seen in CI). The apps'
-// contract tests take their components from here, so that no file of a
-// service names a component type (internal/launcher/profiles_test.go checks).
+// kind StoreEnv chooses (StateStoreOf). The apps' contract tests take their
+// components from here, so that no file of a service names a component
+// type (internal/launcher/profiles_test.go checks).
 func StateStore(name string, opts ...StoreOption) string {
-	meta := map[string]string{
-		"connectionString": "{{dir}}/" + name + ".db",
-		"busyTimeout":      "10s",
+	kind := os.Getenv(StoreEnv)
+	if kind == "" {
+		kind = SQLite
 	}
-	keys := []string{"connectionString", "busyTimeout"}
-	for _, o := range opts {
-		for _, kv := range o() {
-			if _, ok := meta[kv[0]]; !ok {
-				keys = append(keys, kv[0])
-			}
-			meta[kv[0]] = kv[1]
+	return StateStoreOf(kind, name, opts...)
+}
+
+// StateStoreOf returns a state store component of a kind. SQLite: a file
+// in the sidecar's folder, with a busy timeout of 10 s (the contract tests
+// race 50 transactions at one file under the race detector on two cores,
+// and with 2 s some waited out the lock, SQLITE_BUSY, in CI). The Redis
+// kinds: "{{redis}}", which Start replaces by a redis-server of the
+// sidecar's own; for daprshop-redis Start also runs the component.
+func StateStoreOf(kind, name string, opts ...StoreOption) string {
+	var typ string
+	var meta [][2]string
+	switch kind {
+	case SQLite:
+		typ = "state.sqlite"
+		meta = [][2]string{{"connectionString", "{{dir}}/" + name + ".db"}, {"busyTimeout", "10s"}}
+	case DaprshopRedis, StockRedis:
+		typ = "state.redis"
+		if kind == DaprshopRedis {
+			typ = "state." + DaprshopRedis
 		}
+		meta = [][2]string{{"redisHost", "{{redis}}"}, {"redisDB", "0"}}
+	default:
+		panic(fmt.Sprintf("daprdtest: unknown state store kind %q (%s)", kind, StoreEnv))
+	}
+	for _, o := range opts {
+		meta = append(meta, o()...)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: %s\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n", name)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "    - name: %s\n      value: %q\n", k, meta[k])
+	fmt.Fprintf(&b, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: %s\nspec:\n  type: %s\n  version: v1\n  metadata:\n", name, typ)
+	for _, kv := range meta {
+		fmt.Fprintf(&b, "    - name: %s\n      value: %q\n", kv[0], kv[1])
 	}
 	return b.String()
 }

@@ -33,6 +33,10 @@ type Sidecar struct {
 	Config sidecar.Config
 	// Client is a go-sdk client connected to it (with the token).
 	Client dapr.Client
+	// Redis and StateComponent are the redis-server and the pluggable
+	// component started for its state store, when its kind needs them.
+	Redis          *Redis
+	StateComponent *StateComponent
 }
 
 // Start runs daprd with the given app id and resources (YAML documents,
@@ -50,6 +54,8 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 	t.Helper()
 	daprd := findDaprd(t)
 	dir := t.TempDir()
+	resources, redisEnv, redis, comp := prepareRedis(t, resources)
+	env = append(env, redisEnv...)
 	for i, r := range resources {
 		r = string(bytes.ReplaceAll([]byte(r), []byte("{{dir}}"), []byte(dir)))
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("resource-%d.yaml", i)), []byte(r), 0o644); err != nil {
@@ -101,7 +107,7 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	return &Sidecar{Config: cfg, Client: client}
+	return &Sidecar{Config: cfg, Client: client, Redis: redis, StateComponent: comp}
 }
 
 func waitHealthy(cfg sidecar.Config, exited <-chan struct{}) error {

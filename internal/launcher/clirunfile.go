@@ -10,21 +10,30 @@ import (
 )
 
 // The Dapr CLI runs a run file as written: it reads each app's
-// Configuration, name resolution included, from configFilePath. For a name
-// resolution other than the one in dapr/config/ (SQLite), Config.Infra
-// writes a copy of the run file next to the Configurations that
-// useNameResolution made, pointing each app at its copy: the same
-// description of the system, with only configFilePath changed. Every path
-// in the copy is absolute, so it runs from anywhere.
+// Configuration, name resolution included, from configFilePath, and the
+// components from resourcesPaths (components/local). For another profile or
+// a name resolution other than the one in dapr/config/ (SQLite),
+// Config.Infra writes a copy of the run file: the same description of the
+// system, with components/<profile> in resourcesPaths and each app's
+// configFilePath pointing at the Configuration useNameResolution made.
+// Every path in the copy is absolute, so it runs from anywhere.
 
 // CLIRunFile is the run file to give `dapr run -f` for the system as
-// started: the launcher's own (dapr/dapr.yaml) with the default name
-// resolution, otherwise the copy Config.Infra writes.
+// started: the launcher's own (dapr/dapr.yaml) for the local profile with
+// the default name resolution, otherwise the copy Config.Infra writes (in
+// the profile's data folder; for the local profile, next to the name
+// resolution's Configurations).
 func (s *System) CLIRunFile() string {
-	if nr := s.cfg.NameResolution; nr != "" && nr != "sqlite" {
+	nr := s.cfg.NameResolution
+	otherNR := nr != "" && nr != "sqlite"
+	switch {
+	case s.cfg.Profile != "local":
+		return filepath.Join(s.DataDir(), "dapr.yaml")
+	case otherNR:
 		return filepath.Join(s.cfg.RootDir, ".data", "nameresolution", nr, "dapr.yaml")
+	default:
+		return s.cfg.RunFile
 	}
-	return s.cfg.RunFile
 }
 
 // writeCLIRunFile writes CLIRunFile when it is a copy (a no-op otherwise).
@@ -37,7 +46,7 @@ func (s *System) writeCLIRunFile() error {
 	for _, a := range s.apps {
 		configs[a.AppID] = a.ConfigFile
 	}
-	out, err := cliRunFileWith(s.cfg.RunFile, configs, s.cfg.NameResolution)
+	out, err := cliRunFileWith(s.cfg.RunFile, configs, s.cfg.Profile, cmp(s.cfg.NameResolution, "sqlite"))
 	if err != nil {
 		return err
 	}
@@ -45,8 +54,9 @@ func (s *System) writeCLIRunFile() error {
 }
 
 // cliRunFileWith returns the run file at path with every path made
-// absolute and each app's configFilePath replaced by configs[appID].
-func cliRunFileWith(path string, configs map[string]string, nameResolution string) ([]byte, error) {
+// absolute, components/local made components/<profile> (as LoadRunFile
+// does), and each app's configFilePath replaced by configs[appID].
+func cliRunFileWith(path string, configs map[string]string, profile, nameResolution string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -68,7 +78,7 @@ func cliRunFileWith(path string, configs map[string]string, nameResolution strin
 	if len(root.Content) > 0 {
 		root.Content[0].HeadComment = "" // yaml.v3 keeps it on the first key
 	}
-	absolute(mapValue(root, "common"), base)
+	absolute(mapValue(root, "common"), base, profile)
 	apps := mapValue(root, "apps")
 	if apps == nil || apps.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("%s lists no apps", path)
@@ -86,7 +96,7 @@ func cliRunFileWith(path string, configs map[string]string, nameResolution strin
 		// configFilePath and resourcesPaths are relative to the app's
 		// folder, which is relative to the run file's.
 		appDir := resolve(base, dir.Value)
-		absolute(app, appDir)
+		absolute(app, appDir, profile)
 		dir.Value = appDir
 		if c := mapValue(app, "configFilePath"); c != nil {
 			c.Value = cfg
@@ -97,9 +107,9 @@ func cliRunFileWith(path string, configs map[string]string, nameResolution strin
 		}
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "# Made by `make infra NAMERESOLUTION=%s` from %s for the Dapr CLI:\n", nameResolution, path)
-	out.WriteString("# the same system, each app's configFilePath pointing at its Configuration with\n")
-	fmt.Fprintf(&out, "# the nameResolution of dapr/nameresolution/%s.yaml. Edit those, not this.\n", nameResolution)
+	fmt.Fprintf(&out, "# Made by `make infra PROFILE=%s NAMERESOLUTION=%s` from %s for the Dapr CLI:\n", profile, nameResolution, path)
+	fmt.Fprintf(&out, "# the same system, with the components of components/%s, each app's\n", profile)
+	fmt.Fprintf(&out, "# configFilePath pointing at its Configuration with the nameResolution of\n# dapr/nameresolution/%s.yaml. Edit those, not this.\n", nameResolution)
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
@@ -109,8 +119,9 @@ func cliRunFileWith(path string, configs map[string]string, nameResolution strin
 }
 
 // absolute makes the configFilePath and resourcesPaths of a run file's
-// section (common, or one app) absolute, from base.
-func absolute(section *yaml.Node, base string) {
+// section (common, or one app) absolute, from base, with the profile's
+// components (resolveAll's rule).
+func absolute(section *yaml.Node, base, profile string) {
 	if section == nil {
 		return
 	}
@@ -119,7 +130,7 @@ func absolute(section *yaml.Node, base string) {
 	}
 	if rs := mapValue(section, "resourcesPaths"); rs != nil {
 		for _, r := range rs.Content {
-			r.Value = resolve(base, r.Value)
+			r.Value = resolveAll(base, []string{r.Value}, profile)[0]
 		}
 	}
 }

@@ -51,9 +51,8 @@ func (s *System) requireTokens() error {
 }
 
 // infraOnly drops the sidecars and apps from the plan, for Config.Infra:
-// the Dapr CLI starts those itself, from the run file as it is (with the
-// local profile's components, which is what infraFits checks) or from
-// CLIRunFile's copy for another name resolution.
+// the Dapr CLI starts those itself, from the run file as it is (the local
+// profile with SQLite name resolution) or from CLIRunFile's copy.
 func (s *System) infraOnly(specs map[string]procSpec) {
 	n := len(s.tiers)
 	for _, tier := range s.tiers[n-2:] {
@@ -64,17 +63,6 @@ func (s *System) infraOnly(specs map[string]procSpec) {
 	s.tiers = s.tiers[:n-2]
 }
 
-// infraFits refuses what the CLI could not follow: it reads components/
-// from the run file, whatever the launcher is told. (A name resolution other
-// than dapr/config/'s is served through a copy of the run file,
-// CLIRunFile.)
-func infraFits(cfg Config) error {
-	if cfg.Profile != "local" {
-		return fmt.Errorf("the Dapr CLI runs dapr/dapr.yaml as written, with components/local: `make infra` serves the local profile only (PROFILE=%s runs with `make run PROFILE=%s`)", cfg.Profile, cfg.Profile)
-	}
-	return nil
-}
-
 // CLIEnvFile is the file Config.Infra writes the CLI's environment to.
 func (s *System) CLIEnvFile() string {
 	return filepath.Join(s.DataDir(), CLIEnvFileName)
@@ -82,8 +70,9 @@ func (s *System) CLIEnvFile() string {
 
 // writeCLIEnv writes what the shell that runs `dapr run -f` must export:
 // the API tokens (daprd and the apps inherit the CLI's environment, and the
-// CLI reads no env file) and, with mTLS, sentry's root certificate, which a
-// self-hosted daprd takes from DAPR_TRUST_ANCHORS only.
+// CLI reads no env file); with mTLS, sentry's root certificate, which a
+// self-hosted daprd takes from DAPR_TRUST_ANCHORS only; and, when the
+// profile has a pluggable component, the sockets folder it serves.
 func (s *System) writeCLIEnv() error {
 	vars := map[string]string{}
 	for _, k := range []string{sidecar.DaprTokenVar, sidecar.AppTokenVar, sidecar.InsecureVar} {
@@ -97,6 +86,9 @@ func (s *System) writeCLIEnv() error {
 			return err
 		}
 		vars[trustAnchorsEnv] = strings.TrimSpace(string(anchors))
+	}
+	if s.pluggable {
+		vars[socketsFolderEnv] = s.socketsFolder()
 	}
 	var b strings.Builder
 	b.WriteString("# Written by `make infra` for the shell that runs `dapr run -f dapr/dapr.yaml`:\n")

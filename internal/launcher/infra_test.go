@@ -47,31 +47,6 @@ func TestRequireTokens(t *testing.T) {
 	}
 }
 
-func TestInfraFits(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		cfg     Config
-		wantErr string
-	}{
-		{name: "local with SQLite", cfg: Config{Profile: "local"}},
-		{name: "local with SQLite named", cfg: Config{Profile: "local", NameResolution: "sqlite"}},
-		{name: "another profile", cfg: Config{Profile: "postgres"}, wantErr: "serves the local profile only (PROFILE=postgres runs with `make run PROFILE=postgres`)"},
-		{name: "Consul (served through a copy of the run file)", cfg: Config{Profile: "local", NameResolution: "consul"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := infraFits(tt.cfg)
-			if tt.wantErr == "" {
-				assert.NoError(t, err)
-				return
-			}
-			assert.ErrorContains(t, err, tt.wantErr)
-		})
-	}
-}
-
 func TestWriteCLIEnv(t *testing.T) {
 	root := t.TempDir()
 	t.Setenv("DAPRSHOP_INSECURE_NO_TOKENS", "")
@@ -92,7 +67,21 @@ func TestWriteCLIEnv(t *testing.T) {
 	assert.Contains(t, got, "export DAPR_API_TOKEN='d-token'\n")
 	assert.Contains(t, got, "export DAPR_TRUST_ANCHORS='-----BEGIN CERTIFICATE-----\n")
 	assert.NotContains(t, got, "OTHER")
+	assert.NotContains(t, got, "DAPR_COMPONENTS_SOCKETS_FOLDER", "no pluggable component, no sockets folder")
 	fi, err := os.Stat(s.CLIEnvFile())
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "tokens are for the owner only")
+}
+
+// A profile with a pluggable component (redis): the CLI's daprd must look
+// for its socket where the launcher's component serves it.
+func TestWriteCLIEnvGivesTheSocketsFolder(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("DAPRSHOP_INSECURE_NO_TOKENS", "1")
+	s := &System{cfg: Config{RootDir: root, Profile: "redis"}, apps: []App{{}}, pluggable: true}
+	require.NoError(t, os.MkdirAll(s.DataDir(), 0o700))
+	require.NoError(t, s.writeCLIEnv())
+	b, err := os.ReadFile(s.CLIEnvFile())
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "export DAPR_COMPONENTS_SOCKETS_FOLDER='"+filepath.Join(root, ".data", "redis", "sockets")+"'\n")
 }

@@ -82,15 +82,18 @@ type namedPort struct {
 
 // System is a running local system.
 type System struct {
-	cfg     Config
-	out     *lineWriter
-	apps    []App
-	mtls    bool // every app's Configuration enables mTLS: sentry runs
-	procs   map[string]*process
-	tiers   [][]string // start order; stopped in reverse
-	fatalCh chan error
-	once    sync.Once
-	drain   *traceDrain // spans thrown away when not observing
+	cfg  Config
+	out  *lineWriter
+	apps []App
+	mtls bool // every app's Configuration enables mTLS: sentry runs
+	// pluggable: the profile has a pluggable component (redisStateSpec),
+	// whose sockets folder every daprd is given.
+	pluggable bool
+	procs     map[string]*process
+	tiers     [][]string // start order; stopped in reverse
+	fatalCh   chan error
+	once      sync.Once
+	drain     *traceDrain // spans thrown away when not observing
 	// lookPath finds binaries on PATH (exec.LookPath when nil).
 	lookPath func(string) (string, error)
 }
@@ -138,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		apps[i].EnvFromFile = fileEnv
 	}
 	s := &System{cfg: cfg, apps: apps, procs: map[string]*process{}, fatalCh: make(chan error, 1)}
-	names := []string{"launcher", "jaeger", "prometheus", "nats", "kafka", "consul", "sentry", "placement", "scheduler"}
+	names := []string{"launcher", "jaeger", "prometheus", "nats", "kafka", "redisstate", "consul", "sentry", "placement", "scheduler"}
 	for _, a := range apps {
 		names = append(names, a.AppID, a.AppID+".daprd")
 	}
@@ -422,6 +425,13 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 		specs[spec.name] = spec
 		servers = append(servers, spec.name)
 	}
+	if spec, ok, err := s.redisStateSpec(res); err != nil {
+		return nil, err
+	} else if ok {
+		specs[spec.name] = spec
+		servers = append(servers, spec.name)
+		s.pluggable = true
+	}
 
 	var sentry []string
 	if s.mtls {
@@ -450,6 +460,9 @@ func (s *System) plan(ctx context.Context) (map[string]procSpec, error) {
 	var sidecars, apps []string
 	for _, a := range s.apps {
 		d := s.daprdSpec(a, daprd)
+		if s.pluggable {
+			d.env = mergeEnv(d.env, map[string]string{socketsFolderEnv: s.socketsFolder()})
+		}
 		specs[d.name] = d
 		sidecars = append(sidecars, d.name)
 		app, err := s.appSpec(a)

@@ -148,6 +148,44 @@ func TestBrokenManifests(t *testing.T) {
 		injector *Injector // GuideInjector when nil
 		want     []want
 	}{
+		// Pluggable components: served where they are loaded.
+		{
+			name: "an app loads a pluggable component without asking for its container",
+			break_: func(t *testing.T, s *Set) {
+				delete(deployment(t, s, "catalog").Spec.Template.Annotations, "dapr.io/inject-pluggable-components")
+			},
+			want: []want{{CheckInjection, "Deployment/catalog", "loads catalog-store (state.daprshop-redis, a pluggable component) without dapr.io/inject-pluggable-components"}},
+		},
+		{
+			name: "a pluggable component names no container",
+			break_: func(t *testing.T, s *Set) {
+				delete(component(t, s, "orders-store").Annotations, "dapr.io/component-container")
+			},
+			want: []want{{CheckComponents, "Component/orders-store", "type state.daprshop-redis is a pluggable component, and no dapr.io/component-container"}},
+		},
+		{
+			name: "a component container writes to its root filesystem, probes nothing, has another tag",
+			break_: func(t *testing.T, s *Set) {
+				c := component(t, s, "payments-store")
+				ann := c.Annotations["dapr.io/component-container"]
+				ann = strings.Replace(ann, `"readOnlyRootFilesystem": true`, `"readOnlyRootFilesystem": false`, 1)
+				ann = strings.Replace(ann, `, "livenessProbe": {"exec": {"command": ["/redisstate", "-probe"]}, "periodSeconds": 10, "timeoutSeconds": 3}`, "", 1)
+				ann = strings.Replace(ann, "redisstate:0.1.0", "redisstate:0.0.9", 1)
+				c.Annotations["dapr.io/component-container"] = ann
+			},
+			want: []want{
+				{CheckSecurity, "Deployment/payments (injected) container redisstate", "readOnlyRootFilesystem is not true"},
+				{CheckProbes, "Deployment/payments (injected) container redisstate", "no liveness probe"},
+				{CheckImages, "Component/payments-store", "has tag 0.0.9, the apps' images 0.1.0"},
+			},
+		},
+		{
+			name: "a component container that is no container",
+			break_: func(t *testing.T, s *Set) {
+				component(t, s, "users-store").Annotations["dapr.io/component-container"] = `{"name": "redisstate", "imag": "x"}`
+			},
+			want: []want{{CheckComponents, "Component/users-store", "dapr.io/component-container is not a container"}},
+		},
 		// App ids and ports against the run file and the services.
 		{
 			name: "app id not in the run file",

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	componentsapi "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
 	"github.com/dapr/dapr/pkg/injector/patcher"
 	"github.com/dapr/kit/logger"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,9 @@ type Injector struct {
 	DropAllCapabilities  bool   // sidecarDropALLCapabilities
 	SchedulerEnabled     bool
 	PlacementHostAddress string
+	// Components are those the injector finds in the cluster, for the
+	// pluggable components' containers (newSystem sets the overlay's).
+	Components []componentsapi.Component
 }
 
 // GuideInjector is the control plane of docs/kubernetes.md.
@@ -96,6 +100,10 @@ func (inj Injector) Inject(namespace string, tmpl corev1.PodTemplateSpec) (*core
 	c.SchedulerEnabled = inj.SchedulerEnabled
 	c.PlacementAddress = inj.PlacementHostAddress
 	c.SetFromPodAnnotations()
+	// The webhook lists the namespace's components; these are the overlay's.
+	c.GetInjectedComponentContainers = func(appID, _ string) ([]corev1.Container, error) {
+		return patcher.Injectable(appID, inj.Components), nil
+	}
 
 	patch, err := c.GetPatch()
 	warnings := injectorWarnings(injectorLog.buf.String())

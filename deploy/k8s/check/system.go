@@ -53,6 +53,7 @@ func CheckSystem(set *Set, repo *Repo, inj Injector) Problems {
 		ps = append(ps, sys.checkApp(a)...)
 	}
 	ps = append(ps, sys.checkComponents()...)
+	ps = append(ps, sys.checkPluggable()...)
 	ps = append(ps, sys.checkConfigurations()...)
 	ps = append(ps, sys.checkSubscriptions()...)
 	ps = append(ps, sys.checkResiliency()...)
@@ -64,6 +65,7 @@ func CheckSystem(set *Set, repo *Repo, inj Injector) Problems {
 // newSystem pairs Deployments with the run file's apps by Dapr app id, and
 // runs the injector on each.
 func newSystem(set *Set, repo *Repo, inj Injector) (*System, Problems) {
+	inj.Components = componentsOf(set)
 	sys := &System{Set: set, Repo: repo, Injector: inj}
 	var ps Problems
 	seen := map[string]string{}
@@ -227,8 +229,9 @@ func (sys *System) checkApp(a *AppPod) Problems {
 	if a.Injected != nil {
 		// The sidecar as the injector adds it must pass what every container
 		// passes: its probes come from the injector, its resources from the
-		// sidecar-* annotations, its security context from both.
-		ps = append(ps, checkPod(a.Ref+" (injected)", a.Injected.Spec, []string{"daprd"})...)
+		// sidecar-* annotations, its security context from both. So must the
+		// pluggable components' containers it adds (checkPluggable).
+		ps = append(ps, checkPod(a.Ref+" (injected)", a.Injected.Spec, injectedContainers(a.Deployment.Spec.Template.Spec, a.Injected.Spec))...)
 	}
 	return ps
 }
