@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // DTM (github.com/dtm-labs/dtm, pinned in tools/dtm) runs the saga's
@@ -54,15 +56,15 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 	if err := writeFiles(dir, map[string]string{"conf.yml": conf}); err != nil {
 		return err
 	}
-	p, err := startProc("dtm", dir, filepath.Join(cfg.bin, "dtm"), nil, "-c", filepath.Join(dir, "conf.yml"))
+	base := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	p, err := startChild(proc.Spec{
+		Name: "dtm", Path: filepath.Join(cfg.bin, "dtm"), Args: []string{"-c", filepath.Join(dir, "conf.yml")}, Dir: dir,
+		Ready: proc.HTTP(base+"/api/dtmsvr/version", http.StatusOK),
+	}, time.Minute)
 	if err != nil {
 		return err
 	}
 	defer p.stop()
-	base := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-	if err := p.waitHTTP(base+"/api/dtmsvr/version", time.Minute, http.StatusOK); err != nil {
-		return err
-	}
 	// The system the sagas run on: a fresh one whenever the last one's
 	// stock is short of the next step (refill), between steps only.
 	var (
@@ -135,7 +137,7 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 	}
 	// Ready when one saga goes through.
 	if err := retry(ctx, func() error { _, err := submit(ctx); return err }); err != nil {
-		return fmt.Errorf("a first DTM saga: %w\n%s", err, p.out.tail(20))
+		return fmt.Errorf("a first DTM saga: %w\n%s", err, p.tail(20))
 	}
 	refill := func() error {
 		retire()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // Part 1: the same small handler called directly, through two plain Go
@@ -25,7 +27,7 @@ type hop struct {
 	target     vegeta.Target
 	// procs are the processes in the path between the load generator and
 	// the handler (the proxies or the sidecars), measured for CPU and RSS.
-	procs []*proc
+	procs []*child
 }
 
 // hopResult is what was measured of one hop, one entry per repetition.
@@ -85,16 +87,17 @@ func serveProxy(addr, to string) error {
 }
 
 // startSelf runs this program again in one of its serve modes.
-func startSelf(name string, args ...string) (*proc, error) {
+// It is ready once health answers 204.
+func startSelf(name, health string, args ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	return startProc(name, "", exe, nil, append([]string{"serve"}, args...)...)
+	return startChild(proc.Spec{Name: name, Path: exe, Args: append([]string{"serve"}, args...), Ready: proc.HTTP(health, http.StatusNoContent)}, 30*time.Second)
 }
 
 func runInvoke(cfg config, log func(string, ...any)) (_ *invokeResults, err error) {
-	var procs []*proc
+	var procs []*child
 	defer func() {
 		for _, p := range slices.Backward(procs) {
 			p.stop()
@@ -107,27 +110,21 @@ func runInvoke(cfg config, log func(string, ...any)) (_ *invokeResults, err erro
 	hp, p2, p1 := ports[0], ports[1], ports[2]
 	loop := func(p int) string { return "http://127.0.0.1:" + strconv.Itoa(p) }
 
-	handler, err := startSelf("handler", "handler", "127.0.0.1:"+strconv.Itoa(hp))
+	handler, err := startSelf("handler", loop(hp)+"/healthz", "handler", "127.0.0.1:"+strconv.Itoa(hp))
 	if err != nil {
 		return nil, err
 	}
 	procs = append(procs, handler)
-	if err := handler.waitHTTP(loop(hp)+"/healthz", 30*time.Second, http.StatusNoContent); err != nil {
-		return nil, err
-	}
-	proxy2, err := startSelf("proxy2", "proxy", "127.0.0.1:"+strconv.Itoa(p2), loop(hp))
+	proxy2, err := startSelf("proxy2", loop(p2)+"/healthz", "proxy", "127.0.0.1:"+strconv.Itoa(p2), loop(hp))
 	if err != nil {
 		return nil, err
 	}
 	procs = append(procs, proxy2)
-	proxy1, err := startSelf("proxy1", "proxy", "127.0.0.1:"+strconv.Itoa(p1), loop(p2))
+	proxy1, err := startSelf("proxy1", loop(p1)+"/healthz", "proxy", "127.0.0.1:"+strconv.Itoa(p1), loop(p2))
 	if err != nil {
 		return nil, err
 	}
 	procs = append(procs, proxy1)
-	if err := proxy1.waitHTTP(loop(p1)+"/healthz", 30*time.Second, http.StatusNoContent); err != nil {
-		return nil, err
-	}
 
 	dir, err := os.MkdirTemp("", "bench-invoke-")
 	if err != nil {
@@ -145,23 +142,23 @@ func runInvoke(cfg config, log func(string, ...any)) (_ *invokeResults, err erro
 	if err != nil {
 		return nil, err
 	}
-	procs = append(procs, callee.proc)
+	procs = append(procs, callee.child)
 	caller, err := startDaprd(cfg.daprd, daprdOptions{appID: "caller", resources: res, config: filepath.Join(dir, "config.yaml")})
 	if err != nil {
 		return nil, err
 	}
-	procs = append(procs, caller.proc)
+	procs = append(procs, caller.child)
 
 	hops := []*hopResult{
 		{hop: hop{key: "a", label: "direct", target: vegeta.Target{Method: "GET", URL: loop(hp) + "/ping"}}},
-		{hop: hop{key: "b", label: "two Go reverse proxies", target: vegeta.Target{Method: "GET", URL: loop(p1) + "/ping"}, procs: []*proc{proxy1, proxy2}}},
+		{hop: hop{key: "b", label: "two Go reverse proxies", target: vegeta.Target{Method: "GET", URL: loop(p1) + "/ping"}, procs: []*child{proxy1, proxy2}}},
 		{hop: hop{key: "c", label: "two Dapr sidecars", target: vegeta.Target{Method: "GET", URL: caller.base() + "/ping",
-			Header: http.Header{"Dapr-App-Id": []string{"callee"}, "Dapr-Api-Token": []string{daprToken}}}, procs: []*proc{caller.proc, callee.proc}}},
+			Header: http.Header{"Dapr-App-Id": []string{"callee"}, "Dapr-Api-Token": []string{daprToken}}}, procs: []*child{caller.child, callee.child}}},
 	}
 	// The caller's sidecar finds the callee by name resolution: wait until
 	// an invocation goes through.
 	if err := waitTarget(hops[2].target, 60*time.Second); err != nil {
-		return nil, fmt.Errorf("invoke through the sidecars: %w\n%s\n%s", err, caller.out.tail(20), callee.out.tail(20))
+		return nil, fmt.Errorf("invoke through the sidecars: %w\n%s\n%s", err, caller.tail(20), callee.tail(20))
 	}
 
 	r := &invokeResults{hops: hops, workers: cfg.workers, dur: cfg.benchtime}
@@ -263,7 +260,7 @@ func waitTarget(t vegeta.Target, within time.Duration) error {
 	}
 }
 
-func cpuOf(ps []*proc) time.Duration {
+func cpuOf(ps []*child) time.Duration {
 	var sum time.Duration
 	for _, p := range ps {
 		t, err := p.cpuTime()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/dapr/durabletask-go/workflow"
 	"github.com/google/uuid"
 
+	"github.com/daprshop/daprshop/internal/daprproc"
 	"github.com/daprshop/daprshop/internal/sidecar"
 )
 
@@ -87,35 +87,21 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 	if err != nil {
 		return err
 	}
-	loop := func(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
-	placement, err := startProc("placement", dir, filepath.Join(cfg.bin, "placement"), nil,
-		"--log-level=warn", "--port="+strconv.Itoa(ports[0]), "--listen-address=127.0.0.1",
-		"--healthz-port="+strconv.Itoa(ports[1]), "--healthz-listen-address=127.0.0.1",
-		"--metrics-port="+strconv.Itoa(ports[2]), "--metrics-listen-address=127.0.0.1",
-		"--initial-cluster=dapr-placement-0=127.0.0.1:"+strconv.Itoa(ports[3]))
+	pl := daprproc.Placement{Port: ports[0], HealthzPort: ports[1], MetricsPort: ports[2], RaftPort: ports[3], LogLevel: "warn"}
+	placement, err := startChild(pl.Spec(filepath.Join(cfg.bin, "placement"), dir, nil), time.Minute)
 	if err != nil {
 		return err
 	}
 	defer placement.stop()
-	scheduler, err := startProc("scheduler", dir, filepath.Join(cfg.bin, "scheduler"), nil,
-		"--log-level=warn", "--id=dapr-scheduler-server-0", "--port="+strconv.Itoa(ports[4]), "--listen-address=127.0.0.1",
-		"--override-broadcast-host-port="+loop(ports[4]),
-		"--healthz-port="+strconv.Itoa(ports[5]), "--healthz-listen-address=127.0.0.1",
-		"--metrics-port="+strconv.Itoa(ports[6]), "--metrics-listen-address=127.0.0.1",
-		"--etcd-data-dir="+filepath.Join(dir, "etcd"), "--etcd-client-port="+strconv.Itoa(ports[7]),
-		"--etcd-client-listen-address=127.0.0.1",
-		"--etcd-initial-cluster=dapr-scheduler-server-0=http://127.0.0.1:"+strconv.Itoa(ports[8]),
-		"--identity-directory-write="+filepath.Join(dir, "scheduler-identity"))
+	sc := daprproc.Scheduler{
+		Port: ports[4], HealthzPort: ports[5], MetricsPort: ports[6], EtcdClientPort: ports[7], EtcdPeerPort: ports[8],
+		EtcdDataDir: filepath.Join(dir, "etcd"), IdentityDir: filepath.Join(dir, "scheduler-identity"), LogLevel: "warn",
+	}
+	scheduler, err := startChild(sc.Spec(filepath.Join(cfg.bin, "scheduler"), dir, nil), time.Minute)
 	if err != nil {
 		return err
 	}
 	defer scheduler.stop()
-	if err := placement.waitHTTP("http://"+loop(ports[1])+"/healthz", time.Minute, http.StatusOK); err != nil {
-		return err
-	}
-	if err := scheduler.waitHTTP("http://"+loop(ports[5])+"/healthz", time.Minute, http.StatusOK); err != nil {
-		return err
-	}
 	store := `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -139,12 +125,12 @@ spec:
 		return err
 	}
 	d, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchnoop", resources: res, config: filepath.Join(dir, "config.yaml"),
-		placement: loop(ports[0]), scheduler: loop(ports[4])})
+		placement: pl.Addr(), scheduler: sc.Addr()})
 	if err != nil {
 		return err
 	}
 	defer d.stop()
-	client, err := sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(d.httpPort), GRPCPort: strconv.Itoa(d.grpcPort), APIToken: daprToken})
+	client, err := sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(d.HTTPPort), GRPCPort: strconv.Itoa(d.GRPCPort), APIToken: daprToken})
 	if err != nil {
 		return err
 	}
@@ -204,7 +190,7 @@ spec:
 	_, err = w(firstCtx)
 	cancelFirst()
 	if err != nil {
-		return fmt.Errorf("a first no-op workflow did not complete: %w\n%s", err, d.out.tail(20))
+		return fmt.Errorf("a first no-op workflow did not complete: %w\n%s", err, d.tail(20))
 	}
 	rising(ctx, s, cfg.benchtime, 256, nil, nil, schedule, log)
 	return nil

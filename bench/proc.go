@@ -1,85 +1,43 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/daprshop/daprshop/internal/daprproc"
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
-// proc is a child process the benchmark started: a sidecar, a proxy, the
-// handler, nats-server. Its CPU time and memory are read from /proc.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
+// child is a process the benchmark started (internal/proc runs it once):
+// a sidecar, a proxy, the handler, nats-server, DTM. Its CPU time and
+// memory are read from /proc.
+type child struct{ *proc.Started }
+
+// startChild runs spec and waits until it is ready (its Ready probe) or
+// within is over; the error then carries its last lines.
+func startChild(spec proc.Spec, within time.Duration) (*child, error) {
+	c, err := proc.Run(context.Background(), spec, within)
+	if err != nil {
+		return nil, err
+	}
+	return &child{c}, nil
 }
 
-// startProc runs bin with args in dir, its output kept for errors.
-func startProc(name, dir, bin string, env []string, args ...string) (*proc, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, out: out, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	return p, nil
-}
-
-// stop ends the process group: SIGTERM, then SIGKILL after 10 s.
-func (p *proc) stop() {
-	if p == nil {
-		return
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
+// stop ends the process group: SIGTERM, then SIGKILL.
+func (c *child) stop() {
+	if c != nil {
+		c.Stop()
 	}
 }
 
-// waitHTTP polls url until it answers one of the wanted statuses.
-func (p *proc) waitHTTP(url string, within time.Duration, want ...int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	hc := &http.Client{Timeout: time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			for _, w := range want {
-				if resp.StatusCode == w {
-					return nil
-				}
-			}
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited before %s answered:\n%s", p.name, url, p.out.tail(40))
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %s did not answer within %s:\n%s", p.name, url, within, p.out.tail(40))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
+// tail is its last n lines of output.
+func (c *child) tail(n int) string { return c.Out.Tail(n) }
 
 // clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
 // 100 on every Linux architecture Go supports (the kernel's ABI, whatever
@@ -87,8 +45,8 @@ func (p *proc) waitHTTP(url string, within time.Duration, want ...int) error {
 const clockTick = 100
 
 // cpuTime returns the CPU time (user + system) the process has used.
-func (p *proc) cpuTime() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+func (p *child) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
 	if err != nil {
 		return 0, err
 	}
@@ -99,15 +57,15 @@ func (p *proc) cpuTime() (time.Duration, error) {
 	ut, err1 := strconv.ParseInt(f[14-3], 10, 64)
 	st, err2 := strconv.ParseInt(f[15-3], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat", p.cmd.Process.Pid)
+		return 0, fmt.Errorf("parse /proc/%d/stat", p.PID())
 	}
 	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
 
 // rss returns the resident set size now and its peak (VmRSS, VmHWM) in
 // bytes.
-func (p *proc) rss() (now, peak int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func (p *child) rss() (now, peak int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
 	if err != nil {
 		return 0, 0
 	}
@@ -128,24 +86,7 @@ func (p *proc) rss() (now, peak int64) {
 }
 
 // freePorts asks the kernel for n free loopback ports at once.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	var ports []int
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+func freePorts(n int) ([]int, error) { return proc.FreePorts(n) }
 
 // daprToken is the Dapr API token of every sidecar a benchmark starts, as
 // in the shop: no daprd of this repository serves calls without one. Every
@@ -155,12 +96,11 @@ var daprToken = "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 
 // daprd is a sidecar started for a benchmark.
 type daprd struct {
-	*proc
-	httpPort, grpcPort int
-	metricsPort        int
+	*child
+	daprproc.Daprd
 }
 
-func (d *daprd) base() string { return "http://127.0.0.1:" + strconv.Itoa(d.httpPort) }
+func (d *daprd) base() string { return d.HTTPBase() }
 
 // daprdOptions say how to start one sidecar.
 type daprdOptions struct {
@@ -176,47 +116,36 @@ type daprdOptions struct {
 // startDaprd runs the pinned daprd with free loopback ports and waits
 // until /v1.0/healthz answers 204.
 func startDaprd(bin string, o daprdOptions) (*daprd, error) {
-	ports, err := freePorts(4)
-	if err != nil {
-		return nil, err
-	}
-	args := []string{
-		"--app-id=" + o.appID,
-		"--dapr-http-port=" + strconv.Itoa(ports[0]),
-		"--dapr-grpc-port=" + strconv.Itoa(ports[1]),
-		"--dapr-internal-grpc-port=" + strconv.Itoa(ports[2]),
-		"--dapr-internal-grpc-listen-address=127.0.0.1",
-		"--metrics-port=" + strconv.Itoa(ports[3]),
-		"--metrics-listen-address=127.0.0.1",
-		"--dapr-listen-addresses=127.0.0.1",
-		"--placement-host-address=" + o.placement,
-		"--scheduler-host-address=" + o.scheduler,
-		"--log-level=warn",
-		"--app-protocol=http",
+	d := daprproc.Daprd{
+		AppID:           o.appID,
+		ListenAddresses: "127.0.0.1",
+		AppPort:         o.appPort,
+		Config:          o.config,
+		Placement:       o.placement,
+		Scheduler:       o.scheduler,
+		LogLevel:        "warn",
 	}
 	if o.appPort > 0 {
-		args = append(args, "--app-port="+strconv.Itoa(o.appPort), "--app-channel-address=127.0.0.1")
+		d.AppChannelAddress = "127.0.0.1"
 	}
 	if o.resources != "" {
-		args = append(args, "--resources-path="+o.resources)
+		d.ResourcesPaths = []string{o.resources}
 	}
-	if o.config != "" {
-		args = append(args, "--config="+o.config)
+	d, err := d.WithFreePorts()
+	if err != nil {
+		return nil, err
 	}
 	dir := o.resources
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	p, err := startProc(o.appID+".daprd", dir, bin, append(slices.Clone(o.env), "DAPR_API_TOKEN="+daprToken), args...)
+	spec := d.Spec(bin, dir, append(append(os.Environ(), o.env...), "DAPR_API_TOKEN="+daprToken))
+	spec.Ready = proc.HTTP(d.HealthzURL(), http.StatusNoContent)
+	c, err := startChild(spec, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	d := &daprd{proc: p, httpPort: ports[0], grpcPort: ports[1], metricsPort: ports[3]}
-	if err := p.waitHTTP(d.base()+"/v1.0/healthz", 60*time.Second, http.StatusNoContent); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return d, nil
+	return &daprd{child: c, Daprd: d}, nil
 }
 
 // writeFiles writes name → content into dir.
@@ -252,28 +181,3 @@ spec:
       connectionString: {{dir}}/nameresolution.db
       updateInterval: 2s
 `
-
-// syncBuffer is a bytes.Buffer safe for the two pipes writing to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 {
-		b.buf.Reset() // keep the tail only
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) tail(lines int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	l := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
-}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/daprshop/daprshop/internal/daprproc"
 )
 
 // Part 3: pub/sub end-to-end latency (publish → subscriber's handler) and
@@ -119,16 +120,13 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 	if err != nil {
 		return nil, err
 	}
-	natsProc, err := startProc("nats", dir, filepath.Join(cfg.bin, "nats-server"), nil, "--addr", "127.0.0.1",
-		"--port", strconv.Itoa(ports[0]), "--http_port", strconv.Itoa(ports[1]), "--jetstream", "--store_dir", filepath.Join(dir, "nats"))
+	natsSpec := daprproc.NATS{Port: ports[0], MonitorPort: ports[1], StoreDir: filepath.Join(dir, "nats")}
+	natsProc, err := startChild(natsSpec.Spec(filepath.Join(cfg.bin, "nats-server"), dir, nil), 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	stops = append(stops, natsProc.stop)
-	if err := natsProc.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", ports[1]), 30*time.Second, http.StatusOK); err != nil {
-		return nil, err
-	}
-	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", ports[0])
+	natsURL := natsSpec.URL()
 	nc, err := nats.Connect(natsURL, nats.Name("bench"))
 	if err != nil {
 		return nil, err
@@ -266,7 +264,7 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 		deadline := time.Now().Add(60 * time.Second)
 		for seq := int64(0); p.col.got.Load() == 0; seq++ {
 			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("%s: no message delivered within 60s:\n%s", p.label, subD.out.tail(20))
+				return nil, fmt.Errorf("%s: no message delivered within 60s:\n%s", p.label, subD.tail(20))
 			}
 			_ = p.publish(ctx, message{Run: run, Seq: seq, Sent: time.Now().UnixNano()})
 			p.col.waitFor(1, time.Second)

@@ -22,6 +22,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/daprshop/daprshop/internal/launcher"
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // Part 2: the checkout saga (services/orders, Dapr Workflow) at rising
@@ -290,20 +291,16 @@ func ensureRedis(cfg config, log func(string, ...any)) (stop func(), source, why
 	if err != nil {
 		return nil, "", err.Error()
 	}
-	p, err := startProc("redis-server", dir, bin, nil, "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no", "--dir", dir)
+	p, err := startChild(proc.Spec{
+		Name: "redis-server", Path: bin, Dir: dir,
+		Args:  []string{"--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no", "--dir", dir},
+		Ready: proc.TCP(redisAddr),
+	}, 15*time.Second)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, "", err.Error()
+		return nil, "", "a redis-server started inside the benchmark's private network namespace did not become ready: " + err.Error()
 	}
 	stop = func() { p.stop(); os.RemoveAll(dir) }
-	for deadline := time.Now().Add(15 * time.Second); !redisAnswers(); {
-		if time.Now().After(deadline) {
-			tail := p.out.tail(5)
-			stop()
-			return nil, "", "a redis-server started inside the benchmark's private network namespace did not answer within 15 s: " + tail
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 	version := ""
 	if out, err := exec.Command(bin, "--version").Output(); err == nil {
 		if f := strings.Fields(string(out)); len(f) >= 3 {

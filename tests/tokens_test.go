@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // TestAppsFailClosedWithoutTokens runs each app's binary, as the launcher
@@ -51,31 +51,13 @@ func TestAppsFailClosedWithoutTokens(t *testing.T) {
 			env := isolatedEnv(t)
 			port := daprdtest.FreePorts(t, 1)[0]
 			env = append(env, "DAPRSHOP_INSECURE_NO_TOKENS=1", fmt.Sprintf("APP_PORT=%d", port))
-			var stdout daprdtest.SyncBuffer
-			cmd := exec.Command(bin)
-			cmd.Env = env
-			cmd.Stdout = &stdout
-			require.NoError(t, cmd.Start())
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() {
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-					_ = cmd.Process.Kill()
-					<-done
-				}
-			})
-
-			require.EventuallyWithT(t, func(c *assert.CollectT) {
-				resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
-				if !assert.NoError(c, err) {
-					return
-				}
-				resp.Body.Close()
-				assert.Equal(c, http.StatusOK, resp.StatusCode)
-			}, 30*time.Second, 100*time.Millisecond, "it serves")
+			serving := daprdtest.Run(t, proc.Spec{
+				Name:  app,
+				Path:  bin,
+				Env:   env,
+				Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz", port), http.StatusOK),
+			}, 30*time.Second) // it serves
+			stdout := serving.Out
 			assert.Contains(t, stdout.String(), `"level":"WARN"`)
 			assert.Contains(t, stdout.String(), "DAPRSHOP_INSECURE_NO_TOKENS is set: running without API tokens")
 		})

@@ -9,19 +9,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/daprshop/daprshop/internal/daprproc"
+	"github.com/daprshop/daprshop/internal/proc"
 	"github.com/daprshop/daprshop/internal/sidecar"
 )
 
@@ -62,46 +59,19 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 			t.Fatal(err)
 		}
 	}
-	ports := FreePorts(t, 4)
-	cmd := exec.Command(daprd,
-		"--app-id="+appID,
-		"--dapr-http-port="+strconv.Itoa(ports[0]),
-		"--dapr-grpc-port="+strconv.Itoa(ports[1]),
-		"--dapr-internal-grpc-port="+strconv.Itoa(ports[2]),
-		"--metrics-port="+strconv.Itoa(ports[3]),
-		"--dapr-listen-addresses=127.0.0.1",
-		"--resources-path="+dir,
-		"--placement-host-address=",
-		"--scheduler-host-address=",
-		"--log-level=warn",
-	)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), env...), "DAPR_API_TOKEN="+Token)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var out SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start daprd: %v", err)
+	d, err := daprproc.Daprd{
+		AppID:           appID,
+		ListenAddresses: "127.0.0.1",
+		ResourcesPaths:  []string{dir},
+		LogLevel:        "warn",
+	}.WithFreePorts()
+	if err != nil {
+		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("daprd output:\n%s", out.String())
-		}
-	})
+	spec := d.Spec(daprd, dir, append(append(os.Environ(), env...), "DAPR_API_TOKEN="+Token))
+	Run(t, spec, 60*time.Second)
 
-	cfg := sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(ports[0]), GRPCPort: strconv.Itoa(ports[1]), APIToken: Token}
-	if err := waitHealthy(cfg, exited); err != nil {
-		t.Fatalf("daprd for %s: %v\n%s", appID, err, out.String())
-	}
+	cfg := sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(d.HTTPPort), GRPCPort: strconv.Itoa(d.GRPCPort), APIToken: Token}
 	client, err := sidecar.Dial(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -110,26 +80,22 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 	return &Sidecar{Config: cfg, Client: client, Redis: redis, StateComponent: comp}
 }
 
-func waitHealthy(cfg sidecar.Config, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	hc := &http.Client{Timeout: time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.HTTPBase()+"/v1.0/healthz", nil)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("daprd exited before it was healthy")
-		case <-ctx.Done():
-			return fmt.Errorf("not healthy within 60s")
-		case <-time.After(100 * time.Millisecond):
-		}
+// Run starts spec once for the test (proc.Run) and stops it when the test
+// ends, showing what it wrote if the test failed. It fails the test if the
+// process does not become ready within the time given.
+func Run(t testing.TB, spec proc.Spec, within time.Duration) *proc.Started {
+	t.Helper()
+	p, err := proc.Run(context.Background(), spec, within)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", spec.Name, p.Out.Tail(200))
+		}
+	})
+	return p
 }
 
 // findDaprd returns the pinned build (make tools), else an official install
@@ -170,39 +136,11 @@ func repoRoot(t *testing.T) string {
 }
 
 // FreePorts asks the kernel for n free ports at once.
-func FreePorts(t *testing.T, n int) []int {
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
+	ports, err := proc.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
-}
-
-// SyncBuffer is a bytes.Buffer that a child process's two pipes and a
-// test may use at once.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

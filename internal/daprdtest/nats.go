@@ -4,20 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/daprproc"
 )
 
 // StartNATS runs the pinned nats-server (make tools) with JetStream and one
@@ -30,35 +27,11 @@ func StartNATS(t *testing.T, topics ...string) string {
 		t.Fatalf("nats-server not found at %s: run `make tools` first", bin)
 	}
 	ports := FreePorts(t, 2)
-	cmd := exec.Command(bin, "--addr", "127.0.0.1", "--port", strconv.Itoa(ports[0]),
-		"--http_port", strconv.Itoa(ports[1]), "--jetstream", "--store_dir", t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var out SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nats-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	url := fmt.Sprintf("nats://127.0.0.1:%d", ports[0])
+	n := daprproc.NATS{Port: ports[0], MonitorPort: ports[1], StoreDir: t.TempDir()}
+	Run(t, n.Spec(bin, "", nil), 30*time.Second)
+	url := n.URL()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	health := fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", ports[1])
-	for {
-		if resp, err := http.Get(health); err == nil { //nolint:noctx // bounded by the loop's deadline
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("nats-server not healthy:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)

@@ -12,18 +12,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // Redis is a redis-server of one test's own (Debian's, on PATH), on a
 // free port, without persistence: tests stay apart from each other and
 // from the redis profile's server, and may restart it.
 type Redis struct {
-	Addr    string
-	t       *testing.T
-	dir     string
-	durable bool
-	cmd     *exec.Cmd
-	out     *SyncBuffer
+	Addr string
+	t    *testing.T
+	spec proc.Spec
+	p    *proc.Started
 }
 
 // StartRedis runs a redis-server for the test; it stops when the test ends.
@@ -40,39 +40,20 @@ func StartDurableRedis(t *testing.T) *Redis {
 
 func startRedis(t *testing.T, durable bool) *Redis {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
 		t.Fatalf("redis-server not on PATH (Debian: apt-get install redis-server): %v", err)
 	}
-	r := &Redis{t: t, dir: t.TempDir(), durable: durable, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePorts(t, 1)[0]))}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *Redis) start() {
-	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.Addr)
-	args := []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--dir", r.dir, "--appendonly", "no"}
-	if r.durable {
+	port := strconv.Itoa(FreePorts(t, 1)[0])
+	args := []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--dir", t.TempDir(), "--appendonly", "no"}
+	if durable {
 		args = append(args[:len(args)-1], "yes", "--appendfsync", "always")
 	}
-	r.cmd = exec.Command("redis-server", args...)
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	r.out = &SyncBuffer{}
-	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	waitDial(r.t, "tcp", r.Addr, r.out)
-}
-
-func (r *Redis) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-	_ = r.cmd.Wait()
-	r.cmd = nil
+	r := &Redis{t: t, Addr: net.JoinHostPort("127.0.0.1", port)}
+	r.spec = proc.Spec{Name: "redis-server", Path: bin, Args: args, Ready: proc.TCP(r.Addr)}
+	t.Cleanup(func() { stopAndShow(t, r.p) })
+	r.p = start(t, r.spec)
+	return r
 }
 
 // Restart kills the server (SIGKILL: what it held only in memory is gone;
@@ -80,8 +61,8 @@ func (r *Redis) stop() {
 // same port.
 func (r *Redis) Restart() {
 	r.t.Helper()
-	r.stop()
-	r.start()
+	kill(r.p)
+	r.p = start(r.t, r.spec)
 }
 
 // StateComponent is the redis profile's pluggable state store
@@ -90,9 +71,8 @@ func (r *Redis) Restart() {
 type StateComponent struct {
 	Folder string
 	t      *testing.T
-	bin    string
-	cmd    *exec.Cmd
-	out    *SyncBuffer
+	spec   proc.Spec
+	p      *proc.Started
 }
 
 // StartStateComponent runs the component for the test, in a socket folder
@@ -108,65 +88,54 @@ func StartStateComponent(t *testing.T) *StateComponent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &StateComponent{Folder: folder, t: t, bin: bin}
+	c := &StateComponent{Folder: folder, t: t}
+	c.spec = proc.Spec{
+		Name:  "redisstate",
+		Path:  bin,
+		Args:  []string{"-socket-folder", folder, "-name", DaprshopRedis},
+		Ready: proc.Dial("unix", filepath.Join(folder, DaprshopRedis+".sock")),
+	}
 	t.Cleanup(func() {
-		c.Kill()
-		if t.Failed() {
-			t.Logf("redisstate output:\n%s", c.out.String())
-		}
+		stopAndShow(t, c.p)
 		_ = os.RemoveAll(folder)
 	})
-	c.start()
+	c.p = start(t, c.spec)
 	return c
 }
 
-func (c *StateComponent) start() {
-	c.t.Helper()
-	c.cmd = exec.Command(c.bin, "-socket-folder", c.Folder, "-name", DaprshopRedis)
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if c.out == nil {
-		c.out = &SyncBuffer{}
-	}
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
-	if err := c.cmd.Start(); err != nil {
-		c.t.Fatalf("start redisstate: %v", err)
-	}
-	waitDial(c.t, "unix", filepath.Join(c.Folder, DaprshopRedis+".sock"), c.out)
-}
-
 // Kill stops the component with SIGKILL, as a crash would.
-func (c *StateComponent) Kill() {
-	if c.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-	_ = c.cmd.Wait()
-	c.cmd = nil
-}
+func (c *StateComponent) Kill() { kill(c.p) }
 
 // Restart starts the component again after Kill, under the running
 // sidecars.
 func (c *StateComponent) Restart() {
 	c.t.Helper()
-	c.Kill()
-	c.start()
+	kill(c.p)
+	c.p = start(c.t, c.spec)
 }
 
-// waitDial waits until something accepts connections at addr.
-func waitDial(t *testing.T, network, addr string, out *SyncBuffer) {
+func start(t *testing.T, spec proc.Spec) *proc.Started {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		if conn, err := net.DialTimeout(network, addr, time.Second); err == nil {
-			conn.Close()
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("nothing listens on %s %s within 30s:\n%s", network, addr, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	p, err := proc.Run(context.Background(), spec, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// kill ends p with SIGKILL, as a crash would, and waits until it is gone.
+func kill(p *proc.Started) {
+	_ = p.Signal(syscall.SIGKILL)
+	p.Stop()
+}
+
+func stopAndShow(t *testing.T, p *proc.Started) {
+	if p == nil {
+		return
+	}
+	kill(p)
+	if t.Failed() {
+		t.Logf("%s output:\n%s", p.Name(), p.Out.Tail(200))
 	}
 }
 

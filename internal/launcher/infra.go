@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/daprshop/daprshop/internal/proc"
 	"github.com/daprshop/daprshop/internal/sidecar"
 )
 
@@ -34,7 +35,7 @@ func (s *System) requireTokens() error {
 		return err
 	}
 	if insecure {
-		s.out.system("WARNING: %s is set: sidecars and apps run without API tokens, so any local process may call them", sidecar.InsecureVar)
+		s.out.System("WARNING: %s is set: sidecars and apps run without API tokens, so any local process may call them", sidecar.InsecureVar)
 		return nil
 	}
 	var missing []string
@@ -53,7 +54,7 @@ func (s *System) requireTokens() error {
 // infraOnly drops the sidecars and apps from the plan, for Config.Infra:
 // the Dapr CLI starts those itself, from the run file as it is (the local
 // profile with SQLite name resolution) or from CLIRunFile's copy.
-func (s *System) infraOnly(specs map[string]procSpec) {
+func (s *System) infraOnly(specs map[string]proc.Spec) {
 	n := len(s.tiers)
 	for _, tier := range s.tiers[n-2:] {
 		for _, name := range tier {

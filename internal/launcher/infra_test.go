@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 func TestRequireTokens(t *testing.T) {
@@ -29,7 +31,7 @@ func TestRequireTokens(t *testing.T) {
 			t.Setenv("APP_API_TOKEN", "")
 			t.Setenv("DAPRSHOP_INSECURE_NO_TOKENS", "")
 			var out bytes.Buffer
-			s := &System{cfg: Config{EnvFile: "env.file"}, apps: []App{{EnvFromFile: tt.file}}, out: newLineWriter(&out, nil)}
+			s := &System{cfg: Config{EnvFile: "env.file"}, apps: []App{{EnvFromFile: tt.file}}, out: proc.NewLines(&out, "launcher")}
 
 			err := s.requireTokens()
 

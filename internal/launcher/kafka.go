@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // kafkaSpec runs the kafka profile's broker (tools/kafka: kfake, a Kafka
 // wire-protocol broker in Go; `make tools`) on the port of the
 // profile's pubsub.kafka component, when that names a broker on this
 // machine; ok is false when the profile has none to run.
-func (s *System) kafkaSpec(res []resource) (spec procSpec, ok bool, err error) {
+func (s *System) kafkaSpec(res []resource) (spec proc.Spec, ok bool, err error) {
 	var brokers string
 	for _, r := range res {
 		if r.Kind == "Component" && r.Spec.Type == "pubsub.kafka" {
@@ -21,28 +23,28 @@ func (s *System) kafkaSpec(res []resource) (spec procSpec, ok bool, err error) {
 		}
 	}
 	if brokers == "" {
-		return procSpec{}, false, nil
+		return proc.Spec{}, false, nil
 	}
 	host, portText, err := net.SplitHostPort(strings.TrimSpace(strings.Split(brokers, ",")[0]))
 	if err != nil || (host != "127.0.0.1" && host != "localhost") {
-		return procSpec{}, false, nil // a broker elsewhere: not ours to run
+		return proc.Spec{}, false, nil // a broker elsewhere: not ours to run
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil {
-		return procSpec{}, false, fmt.Errorf("pubsub.kafka brokers %q: %w", brokers, err)
+		return proc.Spec{}, false, fmt.Errorf("pubsub.kafka brokers %q: %w", brokers, err)
 	}
 	bin := filepath.Join(s.cfg.BinDir, "kafka")
 	if _, err := os.Stat(bin); err != nil {
-		return procSpec{}, false, fmt.Errorf("kafka not found in %s: run `make tools` first", s.cfg.BinDir)
+		return proc.Spec{}, false, fmt.Errorf("kafka not found in %s: run `make tools` first", s.cfg.BinDir)
 	}
-	return procSpec{
-		name: "kafka",
-		path: bin,
-		args: []string{"-port", portText, "-data-dir", filepath.Join(s.DataDir(), "kafka")},
-		dir:  s.cfg.RootDir,
+	return proc.Spec{
+		Name: "kafka",
+		Path: bin,
+		Args: []string{"-port", portText, "-data-dir", filepath.Join(s.DataDir(), "kafka")},
+		Dir:  s.cfg.RootDir,
 		// The broker answers once it listens; a Kafka client is the only
 		// real probe, and daprd is one: it retries until the broker is up.
-		ports: []namedPort{{port, "kafka"}},
-		ready: tcpProbe(net.JoinHostPort("127.0.0.1", portText)),
+		Ports: []proc.Port{{Port: port, What: "kafka"}},
+		Ready: proc.TCP(net.JoinHostPort("127.0.0.1", portText)),
 	}, true, nil
 }

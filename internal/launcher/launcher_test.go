@@ -1,124 +1,15 @@
 package launcher
 
 import (
-	"context"
-	"math/rand/v2"
-	"net"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
-
-// freePorts returns n distinct ports nothing listens on. They are taken
-// below the ephemeral range, so that no outgoing connection of another
-// process on the machine takes one between this check and the test's.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil {
-				low = v
-			}
-		}
-	}
-	require.Greater(t, low, 12000, "no port range below the ephemeral one")
-	var ports []int
-	start := 10000 + rand.IntN(low-12000)
-	for p := start; p < low && len(ports) < n; p++ {
-		l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		require.NoError(t, l.Close())
-		ports = append(ports, p)
-	}
-	require.Len(t, ports, n, "free ports from %d", start)
-	return ports
-}
-
-// TestCheckPorts is not parallel: a process forked by a parallel test keeps
-// a copy of every listener open at that moment until it execs, so a port
-// checkPorts has just closed could still be bound when it is checked again.
-// Sequential top-level tests finish before any parallel one starts.
-func TestCheckPorts(t *testing.T) {
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { held.Close() })
-	heldPort := held.Addr().(*net.TCPAddr).Port
-	free := freePorts(t, 3)
-	free1, free2, free3 := free[0], free[1], free[2]
-
-	tests := []struct {
-		name     string
-		specs    map[string]procSpec
-		wantErrs []string // empty: no error
-		notWant  []string
-	}{
-		{
-			name: "free ports pass",
-			specs: map[string]procSpec{
-				"a": {ports: []namedPort{{free1, "a HTTP"}, {free2, "a gRPC"}}},
-				"b": {ports: []namedPort{{free3, "b app"}}},
-				"c": {},
-			},
-		},
-		{
-			name: "a held port is named with what it is for",
-			specs: map[string]procSpec{
-				"a": {ports: []namedPort{{free1, "a HTTP"}, {heldPort, "users daprd gRPC"}}},
-			},
-			wantErrs: []string{
-				"port " + strconv.Itoa(heldPort) + " (users daprd gRPC) is taken by another process",
-				"ss -ltnp",
-			},
-			notWant: []string{strconv.Itoa(free1)},
-		},
-		{
-			name: "a port set twice is reported",
-			specs: map[string]procSpec{
-				"a": {ports: []namedPort{{free1, "a HTTP"}}},
-				"b": {ports: []namedPort{{free1, "b metrics"}}},
-			},
-			wantErrs: []string{"port " + strconv.Itoa(free1) + " is set twice: a HTTP and b metrics"},
-			notWant:  []string{"taken by another process"},
-		},
-		{
-			name: "every problem is reported at once",
-			specs: map[string]procSpec{
-				"a": {ports: []namedPort{{heldPort, "a HTTP"}, {free2, "a gRPC"}}},
-				"b": {ports: []namedPort{{free2, "b gRPC"}}},
-			},
-			wantErrs: []string{
-				"port " + strconv.Itoa(heldPort) + " (a HTTP) is taken by another process",
-				"port " + strconv.Itoa(free2) + " is set twice: a gRPC and b gRPC",
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Not parallel: the cases share the free ports.
-			err := checkPorts(tt.specs)
-			if len(tt.wantErrs) == 0 {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, want := range tt.wantErrs {
-				assert.ErrorContains(t, err, want)
-			}
-			for _, notWant := range tt.notWant {
-				assert.NotContains(t, err.Error(), notWant)
-			}
-		})
-	}
-}
 
 func TestHostPort(t *testing.T) {
 	t.Parallel()
@@ -225,9 +116,9 @@ func TestDaprdSpec(t *testing.T) {
 
 	spec := s.daprdSpec(testApp(), "/repo/.bin/daprd")
 
-	assert.Equal(t, "users.daprd", spec.name)
-	assert.Equal(t, "/repo/.bin/daprd", spec.path)
-	assert.Equal(t, "/repo/services/users", spec.dir)
+	assert.Equal(t, "users.daprd", spec.Name)
+	assert.Equal(t, "/repo/.bin/daprd", spec.Path)
+	assert.Equal(t, "/repo/services/users", spec.Dir)
 	for _, flag := range []string{
 		"--app-id=users",
 		"--app-port=8081",
@@ -247,19 +138,19 @@ func TestDaprdSpec(t *testing.T) {
 		"--scheduler-host-address=127.0.0.1:50006",
 		"--log-level=debug",
 	} {
-		assert.Contains(t, spec.args, flag)
+		assert.Contains(t, spec.Args, flag)
 	}
 	for _, absent := range []string{"--app-health-probe-timeout", "--enable-api-logging", "--max-body-size", "--app-channel-address", "--dapr-listen-addresses", "--app-max-concurrency"} {
-		for _, arg := range spec.args {
+		for _, arg := range spec.Args {
 			assert.False(t, strings.HasPrefix(arg, absent), "unset %s must not be passed, got %s", absent, arg)
 		}
 	}
-	assert.Equal(t, []namedPort{
-		{3501, "users daprd HTTP"}, {50101, "users daprd gRPC"},
-		{50201, "users daprd internal gRPC"}, {9101, "users daprd metrics"},
-	}, spec.ports)
-	assert.NotNil(t, spec.ready)
-	env := effectiveEnv(spec.env)
+	assert.Equal(t, []proc.Port{
+		{Port: 3501, What: "users daprd HTTP"}, {Port: 50101, What: "users daprd gRPC"},
+		{Port: 50201, What: "users daprd internal gRPC"}, {Port: 9101, What: "users daprd metrics"},
+	}, spec.Ports)
+	assert.NotNil(t, spec.Ready)
+	env := effectiveEnv(spec.Env)
 	assert.Equal(t, "dapr-token", env["DAPR_API_TOKEN"])
 	assert.Equal(t, "app-token", env["APP_API_TOKEN"])
 }
@@ -312,10 +203,10 @@ func TestDaprdSpecOptionalFlags(t *testing.T) {
 			tt.change(&a)
 			spec := s.daprdSpec(a, "daprd")
 			for _, want := range tt.want {
-				assert.Contains(t, spec.args, want)
+				assert.Contains(t, spec.Args, want)
 			}
 			for _, notWant := range tt.notWant {
-				assert.NotContains(t, spec.args, notWant)
+				assert.NotContains(t, spec.Args, notWant)
 			}
 		})
 	}
@@ -333,7 +224,7 @@ func TestAppSpec(t *testing.T) {
 		change    func(*App)
 		wantPath  string
 		wantArgs  []string
-		wantPorts []namedPort
+		wantPorts []proc.Port
 		wantReady bool
 		wantEnv   map[string]string
 	}{
@@ -342,7 +233,7 @@ func TestAppSpec(t *testing.T) {
 			change:    func(a *App) { a.Command = []string{filepath.Join(binDir, "apps", "users")} },
 			wantPath:  filepath.Join(binDir, "apps", "users"),
 			wantArgs:  []string{},
-			wantPorts: []namedPort{{8081, "users app"}},
+			wantPorts: []proc.Port{{Port: 8081, What: "users app"}},
 			wantReady: true,
 			wantEnv: map[string]string{
 				"APP_ID":            "users",
@@ -382,19 +273,19 @@ func TestAppSpec(t *testing.T) {
 			spec, err := s.appSpec(a)
 
 			require.NoError(t, err)
-			assert.Equal(t, "users", spec.name)
-			assert.Equal(t, "/repo/services/users", spec.dir)
+			assert.Equal(t, "users", spec.Name)
+			assert.Equal(t, "/repo/services/users", spec.Dir)
 			if tt.wantPath != "" {
-				assert.Equal(t, tt.wantPath, spec.path)
+				assert.Equal(t, tt.wantPath, spec.Path)
 			} else {
-				resolved, err := filepath.EvalSymlinks(spec.path)
+				resolved, err := filepath.EvalSymlinks(spec.Path)
 				require.NoError(t, err, "the command is looked up in PATH")
 				assert.Equal(t, shPath, resolved)
 			}
-			assert.Equal(t, tt.wantArgs, spec.args)
-			assert.Equal(t, tt.wantPorts, spec.ports)
-			assert.Equal(t, tt.wantReady, spec.ready != nil)
-			env := effectiveEnv(spec.env)
+			assert.Equal(t, tt.wantArgs, spec.Args)
+			assert.Equal(t, tt.wantPorts, spec.Ports)
+			assert.Equal(t, tt.wantReady, spec.Ready != nil)
+			env := effectiveEnv(spec.Env)
 			for k, v := range tt.wantEnv {
 				assert.Equal(t, v, env[k], "environment variable %s", k)
 			}
@@ -421,24 +312,4 @@ func TestMergeEnv(t *testing.T) {
 
 	assert.Equal(t, []string{"A=1", "B=2"}, base, "the base is not changed")
 	assert.Equal(t, map[string]string{"A": "1", "B": "3", "C": "4"}, effectiveEnv(got))
-}
-
-func TestAwaitPortsReportsAPortStillHeldAfterTheWait(t *testing.T) {
-	t.Parallel()
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { held.Close() })
-	port := held.Addr().(*net.TCPAddr).Port
-	specs := map[string]procSpec{"a": {ports: []namedPort{{port, "a HTTP"}}}}
-
-	err = awaitPorts(context.Background(), specs, 300*time.Millisecond)
-	assert.ErrorContains(t, err, "port "+strconv.Itoa(port)+" (a HTTP) is taken")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err = awaitPorts(ctx, specs, time.Hour)
-	assert.Error(t, err, "a cancelled start does not wait the hour")
-
-	require.NoError(t, held.Close())
-	assert.NoError(t, awaitPorts(context.Background(), specs, time.Hour), "a free port passes at once")
 }

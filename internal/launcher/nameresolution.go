@@ -13,15 +13,17 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // Consul's ports in dev mode (consul agent -dev), on loopback.
 const consulHTTPPort = 8500
 
 // consulPorts are the other ports a dev agent takes.
-var consulPorts = []namedPort{
-	{consulHTTPPort, "consul HTTP API"}, {8300, "consul server RPC"}, {8301, "consul LAN gossip"},
-	{8302, "consul WAN gossip"}, {8502, "consul gRPC"}, {8503, "consul gRPC TLS"}, {8600, "consul DNS"},
+var consulPorts = []proc.Port{
+	{Port: consulHTTPPort, What: "consul HTTP API"}, {Port: 8300, What: "consul server RPC"}, {Port: 8301, What: "consul LAN gossip"},
+	{Port: 8302, What: "consul WAN gossip"}, {Port: 8502, What: "consul gRPC"}, {Port: 8503, What: "consul gRPC TLS"}, {Port: 8600, What: "consul DNS"},
 }
 
 // useNameResolution points every sidecar at a copy of its Configuration
@@ -114,18 +116,18 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 
 // consulSpec runs a Consul agent in dev mode (one server, in memory; make
 // tools-consul) for the consul name resolution.
-func (s *System) consulSpec() (procSpec, error) {
+func (s *System) consulSpec() (proc.Spec, error) {
 	bin := filepath.Join(s.cfg.BinDir, "consul")
 	if _, err := os.Stat(bin); err != nil {
-		return procSpec{}, fmt.Errorf("consul not found in %s: run `make tools-consul` first", s.cfg.BinDir)
+		return proc.Spec{}, fmt.Errorf("consul not found in %s: run `make tools-consul` first", s.cfg.BinDir)
 	}
-	return procSpec{
-		name:  "consul",
-		path:  bin,
-		args:  []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1", "-http-port", fmt.Sprint(consulHTTPPort), "-log-level", "warn"},
-		dir:   s.cfg.RootDir,
-		ports: consulPorts,
-		ready: consulLeader(fmt.Sprintf("http://127.0.0.1:%d/v1/status/leader", consulHTTPPort)),
+	return proc.Spec{
+		Name:  "consul",
+		Path:  bin,
+		Args:  []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1", "-http-port", fmt.Sprint(consulHTTPPort), "-log-level", "warn"},
+		Dir:   s.cfg.RootDir,
+		Ports: consulPorts,
+		Ready: consulLeader(fmt.Sprintf("http://127.0.0.1:%d/v1/status/leader", consulHTTPPort)),
 	}, nil
 }
 
@@ -157,7 +159,7 @@ func consulLeader(url string) func(context.Context) error {
 // other sidecar can reach its app (seen in CI: "no healthy services found
 // with AppID 'orders'" right after start).
 func (s *System) sidecarReady(a App) func(context.Context) error {
-	healthy := httpProbe(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.HTTPPort))
+	healthy := proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/v1.0/healthz", a.HTTPPort))
 	if s.cfg.NameResolution != "consul" {
 		return healthy
 	}

@@ -12,35 +12,27 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/daprshop/daprshop/internal/daprproc"
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // natsSpec runs nats-server with JetStream on the port of the profile's
 // pubsub.jetstream component, its store under the data folder.
-func (s *System) natsSpec(res []resource) (procSpec, error) {
+func (s *System) natsSpec(res []resource) (proc.Spec, error) {
 	js := jetStreamTopics(res, daprNamespace(), s.appIDs())
 	if len(js) == 0 {
-		return procSpec{}, fmt.Errorf("profile %s has no pubsub.jetstream component for the launcher's NATS server", s.cfg.Profile)
+		return proc.Spec{}, fmt.Errorf("profile %s has no pubsub.jetstream component for the launcher's NATS server", s.cfg.Profile)
 	}
 	u, err := url.Parse(js[0].NatsURL)
 	if err != nil || u.Port() == "" {
-		return procSpec{}, fmt.Errorf("pubsub %s: natsURL %q has no port", js[0].Name, js[0].NatsURL)
+		return proc.Spec{}, fmt.Errorf("pubsub %s: natsURL %q has no port", js[0].Name, js[0].NatsURL)
 	}
 	port, _ := strconv.Atoi(u.Port())
-	monitor := port + natsMonitorOffset
-	bin := filepath.Join(s.cfg.BinDir, "nats-server")
-	return procSpec{
-		name: "nats",
-		path: bin,
-		args: []string{
-			"--addr", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--http_port", strconv.Itoa(monitor),
-			"--jetstream", "--store_dir", filepath.Join(s.DataDir(), "nats"),
-			"--server_name", "daprshop-local",
-		},
-		dir:   s.cfg.RootDir,
-		ports: []namedPort{{port, "NATS client"}, {monitor, "NATS monitoring"}},
-		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", monitor)),
-	}, nil
+	return daprproc.NATS{
+		Port: port, MonitorPort: port + natsMonitorOffset,
+		StoreDir: filepath.Join(s.DataDir(), "nats"), ServerName: "daprshop-local",
+	}.Spec(filepath.Join(s.cfg.BinDir, "nats-server"), s.cfg.RootDir, nil), nil
 }
 
 // ensureStreams creates (or updates) one JetStream stream per topic of every
@@ -93,7 +85,7 @@ func (s *System) ensureStreams(ctx context.Context) error {
 			}
 		}
 		nc.Close()
-		s.out.system("JetStream streams ready for pubsub %s: %v", ps.Name, ps.Topics)
+		s.out.System("JetStream streams ready for pubsub %s: %v", ps.Name, ps.Topics)
 	}
 	return nil
 }

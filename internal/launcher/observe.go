@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // Ports of the observability tools (Config.Observe). The OTLP ports are the
@@ -52,25 +54,25 @@ func (s *System) Observers() []Observer {
 // scrape, and stop last, so that the spans of the shutdown reach them too.
 // Jaeger is required once asked for; Prometheus comes from the system's
 // packages, so its absence is only told, and the system starts without it.
-func (s *System) observeSpecs() ([]procSpec, error) {
+func (s *System) observeSpecs() ([]proc.Spec, error) {
 	jaegerBin := filepath.Join(s.cfg.BinDir, "jaeger")
 	if _, err := os.Stat(jaegerBin); err != nil {
 		return nil, fmt.Errorf("jaeger not found in %s: run `make observe-tools` first (or start without -observe)", s.cfg.BinDir)
 	}
-	specs := []procSpec{{
-		name: "jaeger",
-		path: jaegerBin,
-		args: []string{"--config", filepath.Join(s.cfg.RootDir, jaegerConfigFile)},
-		dir:  s.cfg.RootDir,
-		env: mergeEnv(os.Environ(), map[string]string{
+	specs := []proc.Spec{{
+		Name: "jaeger",
+		Path: jaegerBin,
+		Args: []string{"--config", filepath.Join(s.cfg.RootDir, jaegerConfigFile)},
+		Dir:  s.cfg.RootDir,
+		Env: mergeEnv(os.Environ(), map[string]string{
 			"JAEGER_UI_ASSETS": filepath.Join(s.cfg.RootDir, "tools", "observe", "ui"),
 		}),
-		ports: []namedPort{
-			{otlpGRPCPort, "jaeger OTLP/gRPC"}, {otlpHTTPPort, "jaeger OTLP/HTTP"},
-			{jaegerUIPort, "jaeger UI and query API"}, {jaegerQueryGRPCPort, "jaeger query gRPC"},
-			{jaegerHealthPort, "jaeger health"},
+		Ports: []proc.Port{
+			{Port: otlpGRPCPort, What: "jaeger OTLP/gRPC"}, {Port: otlpHTTPPort, What: "jaeger OTLP/HTTP"},
+			{Port: jaegerUIPort, What: "jaeger UI and query API"}, {Port: jaegerQueryGRPCPort, What: "jaeger query gRPC"},
+			{Port: jaegerHealthPort, What: "jaeger health"},
 		},
-		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/status", jaegerHealthPort)),
+		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/status", jaegerHealthPort)),
 	}}
 
 	lookPath := s.lookPath
@@ -79,25 +81,25 @@ func (s *System) observeSpecs() ([]procSpec, error) {
 	}
 	promBin, err := lookPath("prometheus")
 	if err != nil {
-		s.out.system("prometheus is not installed, so the system starts without it; to have it: apt-get install prometheus (Debian, Ubuntu), or put a prometheus binary on PATH")
+		s.out.System("prometheus is not installed, so the system starts without it; to have it: apt-get install prometheus (Debian, Ubuntu), or put a prometheus binary on PATH")
 		return specs, nil
 	}
 	promConfig := filepath.Join(s.cfg.RootDir, prometheusConfigFile)
 	if _, err := os.Stat(promConfig); err != nil {
-		s.out.system("%s is missing, so prometheus does not start", prometheusConfigFile)
+		s.out.System("%s is missing, so prometheus does not start", prometheusConfigFile)
 		return specs, nil
 	}
-	return append(specs, procSpec{
-		name: "prometheus",
-		path: promBin,
-		args: []string{
+	return append(specs, proc.Spec{
+		Name: "prometheus",
+		Path: promBin,
+		Args: []string{
 			"--config.file=" + promConfig,
 			"--web.listen-address=127.0.0.1:" + strconv.Itoa(prometheusPort),
 			"--storage.tsdb.path=" + filepath.Join(s.DataDir(), "prometheus"),
 		},
-		dir:   s.cfg.RootDir,
-		env:   os.Environ(),
-		ports: []namedPort{{prometheusPort, "prometheus"}},
-		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/-/ready", prometheusPort)),
+		Dir:   s.cfg.RootDir,
+		Env:   os.Environ(),
+		Ports: []proc.Port{{Port: prometheusPort, What: "prometheus"}},
+		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/-/ready", prometheusPort)),
 	}), nil
 }

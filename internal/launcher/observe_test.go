@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 func TestObserveSpecs(t *testing.T) {
@@ -57,7 +59,7 @@ func TestObserveSpecs(t *testing.T) {
 			var log bytes.Buffer
 			s := &System{
 				cfg:      Config{RootDir: root, BinDir: bin, Profile: "local"},
-				out:      newLineWriter(&log, nil),
+				out:      proc.NewLines(&log, "launcher"),
 				lookPath: tt.lookPath,
 			}
 
@@ -71,8 +73,8 @@ func TestObserveSpecs(t *testing.T) {
 			require.NoError(t, err)
 			var names []string
 			for _, spec := range specs {
-				names = append(names, spec.name)
-				assert.NotNil(t, spec.ready, spec.name)
+				names = append(names, spec.Name)
+				assert.NotNil(t, spec.Ready, spec.Name)
 			}
 			assert.Equal(t, tt.wantNames, names)
 			if tt.wantLog == "" {
@@ -94,7 +96,7 @@ func TestObserveSpecsArgs(t *testing.T) {
 	writeFiles(t, root, map[string]string{prometheusConfigFile: "scrape_configs: []\n"})
 	s := &System{
 		cfg:      Config{RootDir: root, BinDir: bin, Profile: "test"},
-		out:      newLineWriter(&bytes.Buffer{}, nil),
+		out:      proc.NewLines(&bytes.Buffer{}, "launcher"),
 		lookPath: func(string) (string, error) { return "/usr/bin/prometheus", nil },
 	}
 
@@ -103,22 +105,22 @@ func TestObserveSpecsArgs(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, specs, 2)
 	jaeger, prom := specs[0], specs[1]
-	assert.Equal(t, filepath.Join(bin, "jaeger"), jaeger.path)
-	assert.Equal(t, []string{"--config", filepath.Join(root, "tools", "observe", "jaeger.yaml")}, jaeger.args)
-	assert.Equal(t, root, jaeger.dir)
-	assert.Equal(t, filepath.Join(root, "tools", "observe", "ui"), effectiveEnv(jaeger.env)["JAEGER_UI_ASSETS"])
-	assert.Equal(t, []namedPort{
-		{4317, "jaeger OTLP/gRPC"}, {4318, "jaeger OTLP/HTTP"},
-		{16686, "jaeger UI and query API"}, {16685, "jaeger query gRPC"}, {13133, "jaeger health"},
-	}, jaeger.ports)
+	assert.Equal(t, filepath.Join(bin, "jaeger"), jaeger.Path)
+	assert.Equal(t, []string{"--config", filepath.Join(root, "tools", "observe", "jaeger.yaml")}, jaeger.Args)
+	assert.Equal(t, root, jaeger.Dir)
+	assert.Equal(t, filepath.Join(root, "tools", "observe", "ui"), effectiveEnv(jaeger.Env)["JAEGER_UI_ASSETS"])
+	assert.Equal(t, []proc.Port{
+		{Port: 4317, What: "jaeger OTLP/gRPC"}, {Port: 4318, What: "jaeger OTLP/HTTP"},
+		{Port: 16686, What: "jaeger UI and query API"}, {Port: 16685, What: "jaeger query gRPC"}, {Port: 13133, What: "jaeger health"},
+	}, jaeger.Ports)
 
-	assert.Equal(t, "/usr/bin/prometheus", prom.path)
+	assert.Equal(t, "/usr/bin/prometheus", prom.Path)
 	assert.Equal(t, []string{
 		"--config.file=" + filepath.Join(root, "deploy", "observability", "prometheus.yml"),
 		"--web.listen-address=127.0.0.1:9090",
 		"--storage.tsdb.path=" + filepath.Join(root, ".data", "test", "prometheus"),
-	}, prom.args)
-	assert.Equal(t, []namedPort{{9090, "prometheus"}}, prom.ports)
+	}, prom.Args)
+	assert.Equal(t, []proc.Port{{Port: 9090, What: "prometheus"}}, prom.Ports)
 }
 
 // TestPlanStartsObserversFirst checks that the observability tools get the
@@ -158,7 +160,7 @@ func TestPlanStartsObserversFirst(t *testing.T) {
 			s := &System{
 				cfg:      Config{RootDir: root, Profile: "test", BinDir: bin, Observe: tt.observe},
 				apps:     []App{a},
-				out:      newLineWriter(&bytes.Buffer{}, nil),
+				out:      proc.NewLines(&bytes.Buffer{}, "launcher"),
 				lookPath: func(string) (string, error) { return "/usr/bin/prometheus", nil },
 			}
 
@@ -197,9 +199,9 @@ func TestObservers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := &System{procs: map[string]*process{}}
+			s := &System{procs: map[string]*proc.Process{}}
 			for _, n := range tt.procs {
-				s.procs[n] = &process{}
+				s.procs[n] = &proc.Process{}
 			}
 			assert.Equal(t, tt.want, s.Observers())
 		})

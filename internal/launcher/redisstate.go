@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // redisStateType is the component type of the redis profile's state
@@ -29,7 +31,7 @@ func (s *System) socketsFolder() string {
 // (.bin/redisstate, `make tools`) when a resource uses it; ok is false when
 // none does. It belongs to the servers' tier: up before the sidecars, which
 // look for its socket once, when they start, and down after them.
-func (s *System) redisStateSpec(res []resource) (spec procSpec, ok bool, err error) {
+func (s *System) redisStateSpec(res []resource) (spec proc.Spec, ok bool, err error) {
 	used := false
 	for _, r := range res {
 		if r.Kind == "Component" && r.Spec.Type == redisStateType {
@@ -37,22 +39,22 @@ func (s *System) redisStateSpec(res []resource) (spec procSpec, ok bool, err err
 		}
 	}
 	if !used {
-		return procSpec{}, false, nil
+		return proc.Spec{}, false, nil
 	}
 	bin := filepath.Join(s.cfg.BinDir, "redisstate")
 	if _, err := os.Stat(bin); err != nil {
-		return procSpec{}, false, fmt.Errorf("redisstate not found in %s: run `make tools` first", s.cfg.BinDir)
+		return proc.Spec{}, false, fmt.Errorf("redisstate not found in %s: run `make tools` first", s.cfg.BinDir)
 	}
 	sock := filepath.Join(s.socketsFolder(), redisStateSocket+".sock")
 	if len(sock) >= 108 { // sun_path
-		return procSpec{}, false, fmt.Errorf("the component socket %s is longer than a Unix socket path may be (107 bytes): run from a shorter folder", sock)
+		return proc.Spec{}, false, fmt.Errorf("the component socket %s is longer than a Unix socket path may be (107 bytes): run from a shorter folder", sock)
 	}
-	return procSpec{
-		name: "redisstate",
-		path: bin,
-		args: []string{"-socket-folder", s.socketsFolder(), "-name", redisStateSocket},
-		dir:  s.cfg.RootDir,
-		ready: func(ctx context.Context) error {
+	return proc.Spec{
+		Name: "redisstate",
+		Path: bin,
+		Args: []string{"-socket-folder", s.socketsFolder(), "-name", redisStateSocket},
+		Dir:  s.cfg.RootDir,
+		Ready: func(ctx context.Context) error {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "unix", sock)
 			if err != nil {

@@ -26,11 +26,11 @@ func (s *System) resetProfile(ctx context.Context) error {
 	cmd.Dir = s.cfg.RootDir
 	out, err := cmd.CombinedOutput()
 	if len(out) > 0 {
-		s.out.system("reset: %s", out)
+		s.out.System("reset: %s", out)
 	}
 	if err != nil {
 		return fmt.Errorf("reset the %s profile's data (%s): %w", s.cfg.Profile, script, err)
 	}
-	s.out.system("profile %s: data reset", s.cfg.Profile)
+	s.out.System("profile %s: data reset", s.cfg.Profile)
 	return nil
 }

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/daprshop/daprshop/internal/daprdtest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 func TestReadResources(t *testing.T) {
@@ -486,7 +488,7 @@ spec:
 		s := &System{
 			cfg:  Config{Fresh: tc.fresh},
 			apps: []App{{AppSettings: AppSettings{AppID: "app", SharedSettings: SharedSettings{ResourcesPaths: []string{dir}}}}},
-			out:  newLineWriter(io.Discard, []string{"launcher"}),
+			out:  proc.NewLines(io.Discard, "launcher"),
 		}
 		require.NoError(t, s.ensureStreams(t.Context()))
 		if !tc.fresh {

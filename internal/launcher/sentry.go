@@ -13,6 +13,9 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/daprshop/daprshop/internal/daprproc"
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 // Sentry, the Dapr certificate authority, gives every sidecar (and placement
@@ -107,55 +110,27 @@ func (s *System) trustAnchorsFile() string {
 // the "daprsystem" Configuration has in Kubernetes; sentry exits without
 // one. Its self-hosted validator signs any app id asked for, so its port
 // must stay on loopback.
-func (s *System) sentrySpec(bin, config string) procSpec {
-	return procSpec{
-		name: "sentry",
-		path: bin,
-		args: []string{
-			"--log-level=info",
-			"--mode=standalone",
-			"--config=" + config,
-			"--issuer-credentials=" + s.sentryDir(),
-			"--trust-domain=" + controlPlaneTrustDomain,
-			"--port=" + strconv.Itoa(sentryPort),
-			"--listen-address=127.0.0.1",
-			"--healthz-port=" + strconv.Itoa(sentryHealthzPort),
-			"--healthz-listen-address=127.0.0.1",
-			"--metrics-port=" + strconv.Itoa(sentryMetricsPort),
-			"--metrics-listen-address=127.0.0.1",
-		},
-		dir: s.cfg.RootDir,
-		env: os.Environ(),
-		ports: []namedPort{
-			{sentryPort, "sentry gRPC"}, {sentryHealthzPort, "sentry healthz"},
-			{sentryMetricsPort, "sentry metrics"},
-		},
-		ready: httpProbe(fmt.Sprintf("http://127.0.0.1:%d/healthz", sentryHealthzPort)),
-	}
+func (s *System) sentrySpec(bin, config string) proc.Spec {
+	return daprproc.Sentry{
+		Port: sentryPort, HealthzPort: sentryHealthzPort, MetricsPort: sentryMetricsPort,
+		Config: config, IssuerDir: s.sentryDir(), TrustDomain: controlPlaneTrustDomain,
+	}.Spec(bin, s.cfg.RootDir, os.Environ())
 }
 
-// controlPlaneMTLSArgs are the flags that make placement or scheduler take
-// its identity from sentry and serve mTLS. They read the root certificate
-// from sentry's folder, so they start once sentry has written it.
-func (s *System) controlPlaneMTLSArgs() []string {
-	return []string{
-		"--tls-enabled",
-		"--trust-domain=" + controlPlaneTrustDomain,
-		"--trust-anchors-file=" + s.trustAnchorsFile(),
-		"--sentry-address=" + sentryAddr,
+// controlPlaneTLS makes placement and scheduler take their identity from
+// sentry and serve mTLS. They read the root certificate from sentry's
+// folder, so they start once sentry has written it.
+func (s *System) controlPlaneTLS() *daprproc.TLS {
+	return &daprproc.TLS{
+		TrustDomain:      controlPlaneTrustDomain,
+		TrustAnchorsFile: s.trustAnchorsFile(),
+		SentryAddress:    sentryAddr,
 	}
-}
-
-// daprdMTLSArgs are the flags the Dapr CLI adds for a Configuration with
-// mTLS enabled. The root certificate comes by the environment, once sentry
-// has made it (trustSidecars).
-func daprdMTLSArgs() []string {
-	return []string{"--enable-mtls", "--sentry-address=" + sentryAddr}
 }
 
 // trustSidecars gives every daprd the root certificate sentry has written,
 // the way to trust sentry, placement, scheduler and the other sidecars.
-func (s *System) trustSidecars(specs map[string]procSpec) error {
+func (s *System) trustSidecars(specs map[string]proc.Spec) error {
 	anchors, err := readTrustAnchors(s.trustAnchorsFile())
 	if err != nil {
 		return err
@@ -169,7 +144,7 @@ func (s *System) trustSidecars(specs map[string]procSpec) error {
 	slices.Sort(names)
 	for _, n := range names {
 		spec := specs[n]
-		spec.env = mergeEnv(spec.env, map[string]string{trustAnchorsEnv: string(anchors)})
+		spec.Env = mergeEnv(spec.Env, map[string]string{trustAnchorsEnv: string(anchors)})
 		specs[n] = spec
 	}
 	return nil

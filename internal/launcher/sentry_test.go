@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/proc"
 )
 
 const (
@@ -132,8 +134,8 @@ func TestSentrySpec(t *testing.T) {
 
 	spec := s.sentrySpec("/repo/.bin/sentry", "/repo/dapr/config.yaml")
 
-	assert.Equal(t, "sentry", spec.name)
-	assert.Equal(t, "/repo/.bin/sentry", spec.path)
+	assert.Equal(t, "sentry", spec.Name)
+	assert.Equal(t, "/repo/.bin/sentry", spec.Path)
 	assert.Equal(t, []string{
 		"--log-level=info",
 		"--mode=standalone",
@@ -146,9 +148,9 @@ func TestSentrySpec(t *testing.T) {
 		"--healthz-listen-address=127.0.0.1",
 		"--metrics-port=59092",
 		"--metrics-listen-address=127.0.0.1",
-	}, spec.args)
-	assert.Equal(t, []namedPort{{50001, "sentry gRPC"}, {58082, "sentry healthz"}, {59092, "sentry metrics"}}, spec.ports)
-	assert.NotNil(t, spec.ready)
+	}, spec.Args)
+	assert.Equal(t, []proc.Port{{Port: 50001, What: "sentry gRPC"}, {Port: 58082, What: "sentry healthz"}, {Port: 59092, What: "sentry metrics"}}, spec.Ports)
+	assert.NotNil(t, spec.Ready)
 }
 
 // fakeDaprBinaries makes a BinDir in which findDaprBinary finds every Dapr
@@ -182,12 +184,12 @@ func TestControlPlaneSpecsMTLS(t *testing.T) {
 			placement, scheduler, err := s.controlPlaneSpecs()
 
 			require.NoError(t, err)
-			for _, spec := range []procSpec{placement, scheduler} {
+			for _, spec := range []proc.Spec{placement, scheduler} {
 				for _, arg := range mtlsArgs {
 					if mtls {
-						assert.Contains(t, spec.args, arg, spec.name)
+						assert.Contains(t, spec.Args, arg, spec.Name)
 					} else {
-						assert.NotContains(t, spec.args, arg, spec.name)
+						assert.NotContains(t, spec.Args, arg, spec.Name)
 					}
 				}
 			}
@@ -206,9 +208,9 @@ func TestDaprdSpecMTLS(t *testing.T) {
 
 			for _, arg := range []string{"--enable-mtls", "--sentry-address=127.0.0.1:50001"} {
 				if mtls {
-					assert.Contains(t, spec.args, arg)
+					assert.Contains(t, spec.Args, arg)
 				} else {
-					assert.NotContains(t, spec.args, arg)
+					assert.NotContains(t, spec.Args, arg)
 				}
 			}
 		})
@@ -240,21 +242,21 @@ func TestTrustSidecars(t *testing.T) {
 	s := &System{cfg: Config{RootDir: root, Profile: "local"}}
 	anchors := append(selfSignedPEM(t), selfSignedPEM(t)...) // a root being rotated: two
 	writeFiles(t, root, map[string]string{".data/local/sentry/ca.crt": string(anchors)})
-	specs := map[string]procSpec{
-		"users.daprd": {name: "users.daprd", env: []string{"A=1", trustAnchorsEnv + "=stale"}},
-		"gw.daprd":    {name: "gw.daprd"},
-		"users":       {name: "users", env: []string{"A=1"}},
-		"placement":   {name: "placement"},
+	specs := map[string]proc.Spec{
+		"users.daprd": {Name: "users.daprd", Env: []string{"A=1", trustAnchorsEnv + "=stale"}},
+		"gw.daprd":    {Name: "gw.daprd"},
+		"users":       {Name: "users", Env: []string{"A=1"}},
+		"placement":   {Name: "placement"},
 	}
 
 	require.NoError(t, s.trustSidecars(specs))
 
 	for _, n := range []string{"users.daprd", "gw.daprd"} {
-		assert.Equal(t, string(anchors), effectiveEnv(specs[n].env)[trustAnchorsEnv], n)
+		assert.Equal(t, string(anchors), effectiveEnv(specs[n].Env)[trustAnchorsEnv], n)
 	}
-	assert.Equal(t, "1", effectiveEnv(specs["users.daprd"].env)["A"], "the rest of the environment is kept")
+	assert.Equal(t, "1", effectiveEnv(specs["users.daprd"].Env)["A"], "the rest of the environment is kept")
 	for _, n := range []string{"users", "placement"} {
-		assert.NotContains(t, effectiveEnv(specs[n].env), trustAnchorsEnv, "%s does not need it", n)
+		assert.NotContains(t, effectiveEnv(specs[n].Env), trustAnchorsEnv, "%s does not need it", n)
 	}
 }
 
@@ -357,9 +359,9 @@ func TestPlanStartsSentryFirst(t *testing.T) {
 				}
 			}
 			if sentry, ok := specs["sentry"]; ok {
-				assert.Contains(t, sentry.args, "--config="+filepath.Join(root, "dapr", "config.yaml"), "the common Configuration")
-				assert.Contains(t, sentry.args, "--issuer-credentials="+filepath.Join(root, ".data", "test", "sentry"))
-				assert.Equal(t, "sentry", filepath.Base(sentry.path))
+				assert.Contains(t, sentry.Args, "--config="+filepath.Join(root, "dapr", "config.yaml"), "the common Configuration")
+				assert.Contains(t, sentry.Args, "--issuer-credentials="+filepath.Join(root, ".data", "test", "sentry"))
+				assert.Equal(t, "sentry", filepath.Base(sentry.Path))
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package launcher
+package proc
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 
 // fileProbe is ready once the current run of *p has created dir/<its pid>,
 // so that a run counts as ready only after its own shell got that far.
-func fileProbe(dir string, p **process) func(context.Context) error {
+func fileProbe(dir string, p **Process) func(context.Context) error {
 	return func(context.Context) error {
-		pid := (*p).pid()
+		pid := (*p).PID()
 		if pid == 0 {
 			return errors.New("not started")
 		}
@@ -37,17 +37,17 @@ func fileProbe(dir string, p **process) func(context.Context) error {
 // fault scenarios do, it is never given up on; only the delay grows.
 func TestProcessRestartsAReadyProcessThatKeepsDying(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out Buffer
 	fatal := make(chan error, 1)
-	p := newProcess(procSpec{
-		name:  "flaky",
-		path:  "/bin/sh",
-		args:  []string{"-c", "echo up; sleep 0.05; exit 3"},
-		ready: func(context.Context) error { return nil },
-	}, newLineWriter(&out, []string{"launcher", "flaky"}), func(err error) { fatal <- err })
+	p := New(Spec{
+		Name:  "flaky",
+		Path:  "/bin/sh",
+		Args:  []string{"-c", "echo up; sleep 0.05; exit 3"},
+		Ready: func(context.Context) error { return nil },
+	}, NewLines(&out, "launcher", "flaky"), func(err error) { fatal <- err })
 
-	p.start()
-	t.Cleanup(p.stop)
+	p.Start()
+	t.Cleanup(p.Stop)
 
 	// maxStartFailures+1 runs take 0.25+0.5+1+2+4 s of delays.
 	require.Eventually(t, func() bool {
@@ -61,14 +61,14 @@ func TestProcessGivesUpOnAProcessThatKeepsDying(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	fatal := make(chan error, maxStartFailures)
-	p := newProcess(procSpec{
-		name: "crasher",
-		path: "/bin/sh",
-		args: []string{"-c", "echo boom; exit 3"},
-	}, newLineWriter(&out, []string{"launcher", "crasher"}), func(err error) { fatal <- err })
+	p := New(Spec{
+		Name: "crasher",
+		Path: "/bin/sh",
+		Args: []string{"-c", "echo boom; exit 3"},
+	}, NewLines(&out, "launcher", "crasher"), func(err error) { fatal <- err })
 
-	p.start()
-	t.Cleanup(p.stop)
+	p.Start()
+	t.Cleanup(p.Stop)
 
 	// Four restarts wait 0.5+1+2+4 s before the fifth failure.
 	var err error
@@ -102,68 +102,68 @@ func TestProcessBecomesReadyIsRestartedAndStops(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
 	fatal := make(chan error, 1)
-	var p *process
-	p = newProcess(procSpec{
-		name:  "sleeper",
-		path:  "/bin/sh",
-		args:  []string{"-c", `touch "$1/$$"; exec sleep 60`, "sh", dir},
-		ready: fileProbe(dir, &p),
-	}, newLineWriter(&out, []string{"launcher", "sleeper"}), func(err error) { fatal <- err })
+	var p *Process
+	p = New(Spec{
+		Name:  "sleeper",
+		Path:  "/bin/sh",
+		Args:  []string{"-c", `touch "$1/$$"; exec sleep 60`, "sh", dir},
+		Ready: fileProbe(dir, &p),
+	}, NewLines(&out, "launcher", "sleeper"), func(err error) { fatal <- err })
 
-	assert.Zero(t, p.pid(), "no pid before start")
-	assert.ErrorContains(t, p.signal(syscall.SIGKILL), "sleeper is not running")
+	assert.Zero(t, p.PID(), "no pid before start")
+	assert.ErrorContains(t, p.Signal(syscall.SIGKILL), "sleeper is not running")
 
-	p.start()
-	t.Cleanup(p.stop)
+	p.Start()
+	t.Cleanup(p.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	require.NoError(t, p.waitReady(ctx))
-	first := p.pid()
+	require.NoError(t, p.WaitReady(ctx))
+	first := p.PID()
 	require.NotZero(t, first)
 	assert.FileExists(t, filepath.Join(dir, strconv.Itoa(first)))
 	require.NoError(t, syscall.Kill(first, 0), "the first run is alive")
 
-	require.NoError(t, p.signal(syscall.SIGKILL))
+	require.NoError(t, p.Signal(syscall.SIGKILL))
 	require.Eventually(t, func() bool {
-		pid := p.pid()
+		pid := p.PID()
 		return pid != 0 && pid != first
 	}, 10*time.Second, 20*time.Millisecond, "the process is restarted")
-	require.NoError(t, p.waitReady(ctx))
-	second := p.pid()
+	require.NoError(t, p.WaitReady(ctx))
+	second := p.PID()
 	assert.NotEqual(t, first, second)
 	assert.FileExists(t, filepath.Join(dir, strconv.Itoa(second)))
 	assert.Error(t, syscall.Kill(first, 0), "the killed run is gone")
 	require.NoError(t, syscall.Kill(second, 0), "the second run is alive")
 
 	began := time.Now()
-	p.stop()
-	assert.Less(t, time.Since(began), stopTimeout, "SIGTERM stops it without the SIGKILL fallback")
+	p.Stop()
+	assert.Less(t, time.Since(began), StopTimeout, "SIGTERM stops it without the SIGKILL fallback")
 	assert.Error(t, syscall.Kill(second, 0), "the process is gone after stop")
 	assert.True(t, isClosed(p.done), "supervision ended")
-	assert.Equal(t, second, p.pid(), "no restart after stop")
+	assert.Equal(t, second, p.PID(), "no restart after stop")
 	assert.Empty(t, fatal, "a process killed after it was ready is not fatal")
 	log := out.String() // every writer is done once stop returns
 	assert.Equal(t, 1, strings.Count(log, "launcher | sleeper exited (signal: killed)"), "the kill is logged")
 	assert.Equal(t, 1, strings.Count(log, "restarting in"), "no restart is announced after stop")
 
-	p.stop() // a second stop returns at once
+	p.Stop() // a second stop returns at once
 }
 
 func TestProcessWaitReadyWhenItNeverBecomesReady(t *testing.T) {
 	t.Parallel()
-	p := newProcess(procSpec{
-		name:  "unready",
-		path:  "/bin/sh",
-		args:  []string{"-c", "exec sleep 60"},
-		ready: func(context.Context) error { return errors.New("not yet") },
-	}, newLineWriter(io.Discard, nil), func(error) {})
-	p.start()
-	t.Cleanup(p.stop)
+	p := New(Spec{
+		Name:  "unready",
+		Path:  "/bin/sh",
+		Args:  []string{"-c", "exec sleep 60"},
+		Ready: func(context.Context) error { return errors.New("not yet") },
+	}, NewLines(io.Discard, "launcher"), func(error) {})
+	p.Start()
+	t.Cleanup(p.Stop)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err := p.waitReady(ctx)
+	err := p.WaitReady(ctx)
 
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "unready not ready")
@@ -172,31 +172,31 @@ func TestProcessWaitReadyWhenItNeverBecomesReady(t *testing.T) {
 
 func TestProcessStopKillsAProcessThatIgnoresSIGTERM(t *testing.T) {
 	if testing.Short() {
-		t.Skipf("waits stopTimeout (%s)", stopTimeout)
+		t.Skipf("waits StopTimeout (%s)", StopTimeout)
 	}
 	t.Parallel()
 	dir := t.TempDir()
 	var out bytes.Buffer
-	var p *process
-	p = newProcess(procSpec{
-		name:  "stubborn",
-		path:  "/bin/sh",
-		args:  []string{"-c", `trap '' TERM; touch "$1/$$"; sleep 60`, "sh", dir},
-		ready: fileProbe(dir, &p),
-	}, newLineWriter(&out, []string{"launcher", "stubborn"}), func(error) {})
-	p.start()
-	t.Cleanup(p.stop)
+	var p *Process
+	p = New(Spec{
+		Name:  "stubborn",
+		Path:  "/bin/sh",
+		Args:  []string{"-c", `trap '' TERM; touch "$1/$$"; sleep 60`, "sh", dir},
+		Ready: fileProbe(dir, &p),
+	}, NewLines(&out, "launcher", "stubborn"), func(error) {})
+	p.Start()
+	t.Cleanup(p.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, p.waitReady(ctx))
-	pid := p.pid()
+	require.NoError(t, p.WaitReady(ctx))
+	pid := p.PID()
 
 	began := time.Now()
-	p.stop()
+	p.Stop()
 	took := time.Since(began)
 
-	assert.GreaterOrEqual(t, took, stopTimeout)
-	assert.Less(t, took, stopTimeout+5*time.Second)
+	assert.GreaterOrEqual(t, took, StopTimeout)
+	assert.Less(t, took, StopTimeout+5*time.Second)
 	assert.Error(t, syscall.Kill(pid, 0), "the process is gone after stop")
 	assert.Contains(t, out.String(), "launcher | stubborn did not stop within 15s; killing it\n")
 }
@@ -205,38 +205,43 @@ func TestLineWriter(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
+		self  string
 		names []string
-		write func(*lineWriter)
+		write func(*Lines)
 		want  string
 	}{
 		{
 			name:  "short name padded to the longest name",
-			names: []string{"launcher", "users.daprd"},
-			write: func(l *lineWriter) { l.line("users", "hello") },
+			self:  "launcher",
+			names: []string{"users.daprd"},
+			write: func(l *Lines) { l.Line("users", "hello") },
 			want:  "users       | hello\n",
 		},
 		{
 			name:  "longest name not padded",
-			names: []string{"launcher", "users.daprd"},
-			write: func(l *lineWriter) { l.line("users.daprd", "hi") },
+			self:  "launcher",
+			names: []string{"users.daprd"},
+			write: func(l *Lines) { l.Line("users.daprd", "hi") },
 			want:  "users.daprd | hi\n",
 		},
 		{
 			name:  "unknown longer name is not cut",
-			names: []string{"a"},
-			write: func(l *lineWriter) { l.line("longer", "x") },
+			self:  "a",
+			write: func(l *Lines) { l.Line("longer", "x") },
 			want:  "longer | x\n",
 		},
 		{
 			name:  "system lines come from the launcher",
-			names: []string{"launcher", "notifications"},
-			write: func(l *lineWriter) { l.system("%s exited after %d tries", "nats", 3) },
+			self:  "launcher",
+			names: []string{"notifications"},
+			write: func(l *Lines) { l.System("%s exited after %d tries", "nats", 3) },
 			want:  "launcher      | nats exited after 3 tries\n",
 		},
 		{
 			name:  "lines keep their order",
-			names: []string{"ab", "c"},
-			write: func(l *lineWriter) { l.line("c", "one"); l.line("ab", "two") },
+			self:  "c",
+			names: []string{"ab"},
+			write: func(l *Lines) { l.Line("c", "one"); l.Line("ab", "two") },
 			want:  "c  | one\nab | two\n",
 		},
 	}
@@ -244,7 +249,7 @@ func TestLineWriter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			tt.write(newLineWriter(&buf, tt.names))
+			tt.write(NewLines(&buf, tt.self, tt.names...))
 			assert.Equal(t, tt.want, buf.String())
 		})
 	}
@@ -267,7 +272,7 @@ func TestCopyLines(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			p := newProcess(procSpec{name: "app"}, newLineWriter(&buf, []string{"app"}), func(error) {})
+			p := New(Spec{Name: "app"}, NewLines(&buf, "app"), func(error) {})
 			var wg sync.WaitGroup
 			wg.Add(1)
 			p.copyLines(strings.NewReader(tt.input), &wg)
@@ -280,11 +285,11 @@ func TestCopyLines(t *testing.T) {
 func TestRunOnceCopiesStdoutAndStderr(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	p := newProcess(procSpec{
-		name: "echoer",
-		path: "/bin/sh",
-		args: []string{"-c", "echo first line; echo second line >&2"},
-	}, newLineWriter(&buf, []string{"launcher", "echoer"}), func(error) {})
+	p := New(Spec{
+		Name: "echoer",
+		Path: "/bin/sh",
+		Args: []string{"-c", "echo first line; echo second line >&2"},
+	}, NewLines(&buf, "launcher", "echoer"), func(error) {})
 
 	exited, ready, err := p.runOnce()
 	require.NoError(t, err)
@@ -306,11 +311,11 @@ func TestRunOnceCopiesStdoutAndStderr(t *testing.T) {
 func TestProcessStopRightAfterStart(t *testing.T) {
 	t.Parallel()
 	for range 20 {
-		p := newProcess(procSpec{name: "sleeper", path: "/bin/sh", args: []string{"-c", "sleep 30"}}, newLineWriter(io.Discard, []string{"sleeper"}), func(error) {})
+		p := New(Spec{Name: "sleeper", Path: "/bin/sh", Args: []string{"-c", "sleep 30"}}, NewLines(io.Discard, "launcher", "sleeper"), func(error) {})
 		began := time.Now()
-		p.start()
-		p.stop()
-		assert.Less(t, time.Since(began), stopTimeout, "stop waited for the process to end by itself")
+		p.Start()
+		p.Stop()
+		assert.Less(t, time.Since(began), StopTimeout, "stop waited for the process to end by itself")
 	}
 }
 
@@ -319,30 +324,12 @@ func TestProcessStopRightAfterStart(t *testing.T) {
 func TestWaitReadyReturnsWhenTheStartFails(t *testing.T) {
 	t.Parallel()
 	fatal := make(chan error, 1)
-	p := newProcess(procSpec{name: "ghost", path: filepath.Join(t.TempDir(), "missing")}, newLineWriter(io.Discard, []string{"ghost"}), func(err error) { fatal <- err })
-	p.start()
+	p := New(Spec{Name: "ghost", Path: filepath.Join(t.TempDir(), "missing")}, NewLines(io.Discard, "launcher", "ghost"), func(err error) { fatal <- err })
+	p.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := p.waitReady(ctx)
+	err := p.WaitReady(ctx)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, <-fatal, "start ghost")
-}
-
-// syncBuffer is a bytes.Buffer a test may read while processes write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
