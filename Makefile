@@ -111,7 +111,7 @@ apps: ## build every app's binary into .bin/apps/ (what dapr/dapr.yaml runs; mak
 
 .PHONY: test
 test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to-end tests against the real system
-	$(GO) test $(RACE) -count=1 -timeout 10m $$($(GO) list ./... | grep -v '/tests$$')
+	$(GO) test $(RACE) -count=1 -timeout 10m $$($(GO) list ./... | grep -Ev '/tests(/k8s)?$$')
 	@# The redis profile's state store, a module of its own (its unit tests;
 	@# `make test-redis` runs it through daprd against Redis).
 	cd pluggable/redisstate && $(GO) vet ./... && $(GO) test $(RACE) -count=1 ./...
@@ -145,13 +145,14 @@ test-redis: tools ## the state store conformance suite on the redis profile's co
 	DAPRSHOP_TEST_STATE_STORE=daprshop-redis $(GO) test $(RACE) -count=1 ./internal/barrier/ ./services/...
 
 .PHONY: test-matrix
-test-matrix: test tools-consul test-redis ## make test, the redis state store's suites, then the end-to-end suite on every other profile and name resolution
+test-matrix: test tools-consul test-redis ## make test, the redis state store's suites, the end-to-end suite on every other profile and name resolution, then make test-k8s
 	@for p in $(filter-out local,$(PROFILES)); do \
 	  $(MAKE) --no-print-directory test-e2e PROFILE=$$p NAMERESOLUTION=sqlite || exit 1; \
 	done
 	@for nr in mdns consul; do \
 	  $(MAKE) --no-print-directory test-e2e PROFILE=local NAMERESOLUTION=$$nr || exit 1; \
 	done
+	@$(MAKE) --no-print-directory test-k8s
 
 # The fault scenarios (tests/chaos_*_test.go, tests/security_test.go) at
 # full counts: kill -9 mid-saga of every participant and the control plane,
@@ -281,4 +282,33 @@ images: ## build every app's image with DOCKER (docker; podman works) as IMAGE_R
 .PHONY: check-k8s
 check-k8s: ## render and check every Kubernetes overlay (deploy/k8s)
 	cd deploy/k8s/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+# A real Kubernetes control plane, built from source in a module of its own
+# (tools/k8s/go.mod says how): etcd, kube-apiserver and kubectl at
+# $(K8S_VERSION), with Dapr $(DAPR_VERSION)'s CRDs from its Helm chart. The
+# first build takes about 18 minutes on two cores with cold caches (most of
+# it kube-apiserver); later ones take seconds.
+K8S_VERSION := v1.34.4
+K8S_BINS    := $(BIN)/k8s/etcd $(BIN)/k8s/kube-apiserver $(BIN)/k8s/kubectl
+K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+  -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
+
+.PHONY: k8s-tools
+k8s-tools: $(K8S_BINS) $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver and kubectl into .bin/k8s/ (~18 min the first time)
+
+$(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
+	@echo "k8s-tools: building etcd, kube-apiserver and kubectl $(K8S_VERSION) (about 18 minutes the first time)..."
+	@mkdir -p $(BIN)/k8s
+	@cd tools/k8s && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(K8S_LDFLAGS)" -o ../../$(BIN)/k8s/ \
+	  ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+
+# Dapr's CRDs, as its Helm chart installs them, from the module tools/ pins.
+$(BIN)/k8s/dapr-crds/.done: tools/go.mod
+	@mkdir -p $(BIN)/k8s/dapr-crds
+	@cp "$$(cd tools && $(GO) list -m -f '{{.Dir}}' github.com/dapr/dapr)"/charts/dapr/crds/*.yaml $(BIN)/k8s/dapr-crds/
+	@chmod u+w $(BIN)/k8s/dapr-crds/*.yaml && touch $@
+
+# Needs root: the cluster runs in a network namespace of its own (unshare).
+.PHONY: test-k8s
+test-k8s: k8s-tools ## the manifests against a real API server in a private network namespace (needs root; tests/k8s)
+	$(GO) test -v -count=1 -timeout 20m ./tests/k8s/
 # ---- end containers and Kubernetes ----

@@ -565,6 +565,11 @@ func TestBrokenManifests(t *testing.T) {
 			want:   []want{{CheckConfiguration, "Configuration/gateway", "mtls.enabled is not true"}},
 		},
 		{
+			name:   "mTLS without the fields the CRD requires",
+			break_: func(t *testing.T, s *Set) { configuration(t, s, "users").Spec.MTLSSpec.SentryAddress = "" },
+			want:   []want{{CheckConfiguration, "Configuration/users", "mtls lacks controlPlaneTrustDomain or sentryAddress"}},
+		},
+		{
 			name: "tracing to the pod's loopback",
 			break_: func(t *testing.T, s *Set) {
 				configuration(t, s, "notifications").Spec.TracingSpec.Otel.EndpointAddress = "127.0.0.1:4318"

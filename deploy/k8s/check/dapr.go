@@ -166,6 +166,9 @@ func compareConfiguration(ref, namespace string, got, want configurationapi.Conf
 	if got.MTLSSpec == nil || got.MTLSSpec.Enabled == nil || !*got.MTLSSpec.Enabled {
 		add("mtls.enabled is not true: access control identifies callers by their mTLS certificates")
 	}
+	if m := got.MTLSSpec; m != nil && (m.ControlPlaneTrustDomain == "" || m.SentryAddress == "") {
+		add("mtls lacks controlPlaneTrustDomain or sentryAddress: Dapr's Configuration CRD requires both whenever mtls is set, and the API server refuses the object")
+	}
 	ac, lac := got.AccessControlSpec, want.AccessControlSpec
 	switch {
 	case ac == nil:

@@ -1,0 +1,200 @@
+package k8s
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/daprshop/daprshop/internal/proc"
+)
+
+// Version is the Kubernetes release tools/k8s builds.
+const Version = "v1.34.4"
+
+// Cluster is a running control plane: etcd and kube-apiserver, and the
+// kubeconfig of a cluster administrator (group system:masters).
+type Cluster struct {
+	Root       string // the repository
+	Dir        string // certificates, etcd's data, the kubeconfig
+	Kubeconfig string
+	bin        string
+	pki        *pki
+	lines      *proc.Lines
+	procs      []*proc.Process
+	// controllers: kube-controller-manager runs (it makes, among others,
+	// each namespace's default service account).
+	controllers bool
+}
+
+// Options say where the cluster keeps its files and writes its logs.
+type Options struct {
+	Root string    // the repository (holds .bin/k8s from `make k8s-tools`)
+	Dir  string    // a fresh folder for the cluster's files
+	Log  io.Writer // every process's lines, prefixed with its name
+}
+
+// Start starts etcd, then kube-apiserver, and returns once the API server
+// is ready. On failure it stops what it started.
+func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
+	c := &Cluster{
+		Root: o.Root, Dir: o.Dir, bin: filepath.Join(o.Root, ".bin", "k8s"),
+		Kubeconfig: filepath.Join(o.Dir, "admin.kubeconfig"),
+		lines:      proc.NewLines(o.Log, "k8s", "kube-apiserver"),
+	}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for _, b := range []string{"etcd", "kube-apiserver", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(c.bin, b)); err != nil {
+			return nil, fmt.Errorf("%s not found in %s: run `make k8s-tools` first", b, c.bin)
+		}
+	}
+	if c.pki, err = newPKI(filepath.Join(o.Dir, "pki")); err != nil {
+		return nil, err
+	}
+	hosts := []string{"127.0.0.1", NodeIP, "10.96.0.1", "localhost", "kubernetes", "kubernetes.default",
+		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if err := c.pki.issue("apiserver", "kube-apiserver", nil, hosts, x509.ExtKeyUsageServerAuth); err != nil {
+		return nil, err
+	}
+	if err := c.pki.issue("admin", "admin", []string{"system:masters"}, nil, x509.ExtKeyUsageClientAuth); err != nil {
+		return nil, err
+	}
+	if err := c.pki.serviceAccountKey(); err != nil {
+		return nil, err
+	}
+	if err := c.pki.kubeconfig(c.Kubeconfig, "admin", "https://"+NodeIP+":6443"); err != nil {
+		return nil, err
+	}
+	if err := c.run(ctx, c.etcd()); err != nil {
+		return nil, err
+	}
+	apiserver, err := c.apiserver()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.run(ctx, apiserver); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// run starts a process of the cluster and waits until it is ready.
+func (c *Cluster) run(ctx context.Context, spec proc.Spec) error {
+	spec.Once = true // a death fails the test; nothing rides it out here
+	p := proc.New(spec, c.lines, nil)
+	c.procs = append(c.procs, p)
+	p.Start()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return p.WaitReady(ctx)
+}
+
+// Stop stops every process, the last started first.
+func (c *Cluster) Stop() {
+	for _, p := range slices.Backward(c.procs) {
+		p.Stop()
+	}
+	c.procs = nil
+}
+
+func (c *Cluster) etcd() proc.Spec {
+	return proc.Spec{
+		Name: "etcd",
+		Path: filepath.Join(c.bin, "etcd"),
+		Args: []string{
+			"--name=default",
+			"--data-dir=" + filepath.Join(c.Dir, "etcd"),
+			"--listen-client-urls=http://127.0.0.1:2379",
+			"--advertise-client-urls=http://127.0.0.1:2379",
+			"--listen-peer-urls=http://127.0.0.1:2380",
+			"--initial-advertise-peer-urls=http://127.0.0.1:2380",
+			"--initial-cluster=default=http://127.0.0.1:2380",
+			"--log-level=warn",
+		},
+		Ready: proc.HTTP("http://127.0.0.1:2379/health", http.StatusOK),
+	}
+}
+
+// apiserver is kube-apiserver as kubeadm would configure it for one node:
+// TLS from the cluster's CA, client certificates, RBAC and the Node
+// authorizer, service account tokens, and the admission plugins that are
+// on by default (Pod Security among them) plus NodeRestriction.
+func (c *Cluster) apiserver() (proc.Spec, error) {
+	ca, err := os.ReadFile(c.pki.path("ca.crt"))
+	if err != nil {
+		return proc.Spec{}, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	ready := func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+NodeIP+":6443/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s %s", resp.Status, body)
+		}
+		return nil
+	}
+	return proc.Spec{
+		Name: "kube-apiserver",
+		Path: filepath.Join(c.bin, "kube-apiserver"),
+		Args: []string{
+			"--etcd-servers=http://127.0.0.1:2379",
+			"--advertise-address=" + NodeIP,
+			"--secure-port=6443",
+			"--tls-cert-file=" + c.pki.path("apiserver.crt"),
+			"--tls-private-key-file=" + c.pki.path("apiserver.key"),
+			"--client-ca-file=" + c.pki.path("ca.crt"),
+			"--authorization-mode=Node,RBAC",
+			"--enable-admission-plugins=NodeRestriction",
+			"--service-cluster-ip-range=" + ServiceRange,
+			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+			"--service-account-key-file=" + c.pki.path("sa.pub"),
+			"--service-account-signing-key-file=" + c.pki.path("sa.key"),
+			"--allow-privileged=false",
+			"--profiling=false",
+			"--v=1",
+		},
+		Ready: ready,
+	}, nil
+}
+
+// Kubectl runs kubectl against the cluster in the repository's folder and
+// returns what it wrote to stdout and stderr.
+func (c *Cluster) Kubectl(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "kubectl"), append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...)
+	cmd.Dir = c.Root
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		err = fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), errb.String(), err
+}

@@ -1,0 +1,63 @@
+// Package k8s runs daprshop's Kubernetes manifests against a real cluster
+// built here from source (make test-k8s): etcd and kube-apiserver from
+// tools/k8s, Dapr's CRDs from its v1.18.2 chart, and the manifests under
+// deploy/k8s applied with kubectl as docs/kubernetes.md tells a user to.
+// The whole cluster runs inside a network namespace of its own, so that
+// nothing it serves or dials can leave the machine, and so that its fixed
+// ports (2379, 6443) collide with nothing.
+package k8s
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+)
+
+// inNamespaceEnv marks a process that runs inside the harness's network
+// namespace.
+const inNamespaceEnv = "DAPRSHOP_K8S_NETNS"
+
+// Node addresses inside the namespace: the node's own (the API server
+// advertises it: a loopback address is refused), and the Service range.
+const (
+	NodeIP       = "10.200.0.1"
+	nodeCIDR     = NodeIP + "/24"
+	ServiceRange = "10.96.0.0/12"
+)
+
+// InNamespace reports whether this process already runs in the namespace.
+func InNamespace() bool { return os.Getenv(inNamespaceEnv) != "" }
+
+// Reexec runs this program again (with the same arguments) inside a new
+// network namespace holding loopback and one veth pair that carries the
+// node's address, and returns its exit code. The namespace lives as long
+// as the processes in it: unshare kills its child when it dies itself
+// (--kill-child), every process the harness starts dies with its parent
+// (internal/proc), and the namespace goes with the last of them.
+func Reexec() (int, error) {
+	if os.Geteuid() != 0 {
+		return 1, errors.New("make test-k8s needs root: it makes a network namespace (unshare --net) for the cluster, and later a kubelet")
+	}
+	setup := fmt.Sprintf(`set -e
+ip link set lo up
+ip link add k8s0 type veth peer name k8s1
+ip addr add %s dev k8s0
+ip link set k8s0 up
+ip link set k8s1 up
+ip route add %s dev k8s0
+exec "$0" "$@"`, nodeCIDR, ServiceRange)
+	args := append([]string{"--net", "--fork", "--kill-child", "--", "sh", "-c", setup}, os.Args...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), inNamespaceEnv+"=1")
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	if err != nil {
+		return 1, fmt.Errorf("unshare --net: %w", err)
+	}
+	return 0, nil
+}

@@ -1,0 +1,10 @@
+//go:build tools
+
+// Package tools keeps the Kubernetes commands that `make k8s-tools` builds
+// in this module's graph (go mod tidy would drop them otherwise).
+package tools
+
+import (
+	_ "k8s.io/kubectl/pkg/cmd"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
