@@ -6,6 +6,8 @@ package tools
 
 import (
 	_ "github.com/dapr/dapr/cmd/daprd"
+	_ "github.com/dapr/dapr/cmd/injector"
+	_ "github.com/dapr/dapr/cmd/operator"
 	_ "github.com/dapr/dapr/cmd/placement"
 	_ "github.com/dapr/dapr/cmd/scheduler"
 )

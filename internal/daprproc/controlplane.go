@@ -115,42 +115,128 @@ func (s Scheduler) Addr() string {
 	return net.JoinHostPort(or(s.Host, "127.0.0.1"), strconv.Itoa(s.Port))
 }
 
-// Sentry is the certificate authority, standalone: it signs any app id
-// asked for, so its port stays on loopback.
+// Sentry is the certificate authority. Standalone (the default), it signs
+// any app id asked for, so its port stays on loopback. In Kubernetes mode
+// it checks each caller's service account token with the API server (at
+// Kubeconfig) and keeps its root in the Secret and ConfigMap
+// dapr-trust-bundle of the namespace in the NAMESPACE variable.
 type Sentry struct {
 	Port, HealthzPort, MetricsPort int
 	// Config is the Configuration whose spec.mtls it reads (it exits
-	// without one); IssuerDir holds its root and issuer, made there when
-	// missing.
+	// without one): a file standalone, the name of a Configuration object
+	// in Kubernetes mode. IssuerDir holds its root and issuer, made there
+	// when missing (standalone); in Kubernetes mode it must exist.
 	Config, IssuerDir, TrustDomain string
 	LogLevel                       string
+	Mode                           string // standalone when empty, or kubernetes
+	Kubeconfig                     string // Kubernetes mode
+	Host                           string // listen address (127.0.0.1 when empty)
 }
 
 // Spec runs bin (sentry) in dir; ready once its /healthz answers.
 func (s Sentry) Spec(bin, dir string, env []string) proc.Spec {
+	args := []string{
+		"--log-level=" + or(s.LogLevel, "info"),
+		"--mode=" + or(s.Mode, "standalone"),
+		"--config=" + s.Config,
+		"--issuer-credentials=" + s.IssuerDir,
+		"--trust-domain=" + s.TrustDomain,
+		"--port=" + strconv.Itoa(s.Port),
+		"--listen-address=" + or(s.Host, "127.0.0.1"),
+		"--healthz-port=" + strconv.Itoa(s.HealthzPort),
+		"--healthz-listen-address=127.0.0.1",
+		"--metrics-port=" + strconv.Itoa(s.MetricsPort),
+		"--metrics-listen-address=127.0.0.1",
+	}
+	if s.Kubeconfig != "" {
+		args = append(args, "--kubeconfig="+s.Kubeconfig)
+	}
 	return proc.Spec{
 		Name: "sentry",
 		Path: bin,
-		Args: []string{
-			"--log-level=" + or(s.LogLevel, "info"),
-			"--mode=standalone",
-			"--config=" + s.Config,
-			"--issuer-credentials=" + s.IssuerDir,
-			"--trust-domain=" + s.TrustDomain,
-			"--port=" + strconv.Itoa(s.Port),
-			"--listen-address=127.0.0.1",
-			"--healthz-port=" + strconv.Itoa(s.HealthzPort),
-			"--healthz-listen-address=127.0.0.1",
-			"--metrics-port=" + strconv.Itoa(s.MetricsPort),
-			"--metrics-listen-address=127.0.0.1",
-		},
-		Dir: dir,
-		Env: env,
+		Args: args,
+		Dir:  dir,
+		Env:  env,
 		Ports: []proc.Port{
 			{Port: s.Port, What: "sentry gRPC"}, {Port: s.HealthzPort, What: "sentry healthz"},
 			{Port: s.MetricsPort, What: "sentry metrics"},
 		},
 		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz", s.HealthzPort)),
+	}
+}
+
+// Operator is Dapr's Kubernetes operator: it serves components and
+// Configurations to the sidecars (Port), converts Subscriptions between
+// versions (WebhookPort) and patches that webhook into the CRD. It takes its
+// identity from sentry (the address in the daprsystem Configuration) with
+// the service account token in DAPR_SENTRY_TOKEN_FILE.
+type Operator struct {
+	Port, WebhookPort, HealthzPort, MetricsPort int
+	Kubeconfig, TrustAnchorsFile                string
+	LogLevel                                    string
+}
+
+// Spec runs bin (operator) in dir; ready once its /healthz answers. Leader
+// election is off: it needs an in-cluster namespace file, and one operator
+// runs.
+func (o Operator) Spec(bin, dir string, env []string) proc.Spec {
+	return proc.Spec{
+		Name: "operator",
+		Path: bin,
+		Args: []string{
+			"--log-level=" + or(o.LogLevel, "info"),
+			"--kubeconfig=" + o.Kubeconfig,
+			"--trust-anchors-file=" + o.TrustAnchorsFile,
+			"--disable-leader-election",
+			"--watch-interval=0",
+			"--port=" + strconv.Itoa(o.Port),
+			"--webhook-server-port=" + strconv.Itoa(o.WebhookPort),
+			"--healthz-port=" + strconv.Itoa(o.HealthzPort),
+			"--healthz-listen-address=127.0.0.1",
+			"--metrics-port=" + strconv.Itoa(o.MetricsPort),
+			"--metrics-listen-address=127.0.0.1",
+		},
+		Dir: dir,
+		Env: env,
+		Ports: []proc.Port{
+			{Port: o.Port, What: "operator API"}, {Port: o.WebhookPort, What: "operator webhook"},
+			{Port: o.HealthzPort, What: "operator healthz"}, {Port: o.MetricsPort, What: "operator metrics"},
+		},
+		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz", o.HealthzPort)),
+	}
+}
+
+// Injector is Dapr's sidecar injector, the mutating webhook that adds daprd
+// to every pod with dapr.io/enabled. Its settings come by the environment
+// (SIDECAR_IMAGE, NAMESPACE, DAPR_SENTRY_ADDRESS, ...), as the chart gives
+// them.
+type Injector struct {
+	Port, HealthzPort, MetricsPort int
+	Kubeconfig                     string
+	LogLevel                       string
+}
+
+// Spec runs bin (injector) in dir; ready once its /healthz answers.
+func (i Injector) Spec(bin, dir string, env []string) proc.Spec {
+	return proc.Spec{
+		Name: "injector",
+		Path: bin,
+		Args: []string{
+			"--log-level=" + or(i.LogLevel, "info"),
+			"--kubeconfig=" + i.Kubeconfig,
+			"--port=" + strconv.Itoa(i.Port),
+			"--healthz-port=" + strconv.Itoa(i.HealthzPort),
+			"--healthz-listen-address=127.0.0.1",
+			"--metrics-port=" + strconv.Itoa(i.MetricsPort),
+			"--metrics-listen-address=127.0.0.1",
+		},
+		Dir: dir,
+		Env: env,
+		Ports: []proc.Port{
+			{Port: i.Port, What: "injector webhook"}, {Port: i.HealthzPort, What: "injector healthz"},
+			{Port: i.MetricsPort, What: "injector metrics"},
+		},
+		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz", i.HealthzPort)),
 	}
 }
 

@@ -42,6 +42,8 @@ type Options struct {
 	Root string    // the repository (holds .bin/k8s from `make k8s-tools`)
 	Dir  string    // a fresh folder for the cluster's files
 	Log  io.Writer // every process's lines, prefixed with its name
+	// Controllers adds kube-controller-manager (L2 and up).
+	Controllers bool
 }
 
 // Start starts etcd, then kube-apiserver, and returns once the API server
@@ -50,14 +52,18 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	c := &Cluster{
 		Root: o.Root, Dir: o.Dir, bin: filepath.Join(o.Root, ".bin", "k8s"),
 		Kubeconfig: filepath.Join(o.Dir, "admin.kubeconfig"),
-		lines:      proc.NewLines(o.Log, "k8s", "kube-apiserver"),
+		lines:      proc.NewLines(o.Log, "k8s", "kube-controller-manager"),
 	}
 	defer func() {
 		if err != nil {
 			c.Stop()
 		}
 	}()
-	for _, b := range []string{"etcd", "kube-apiserver", "kubectl"} {
+	bins := []string{"etcd", "kube-apiserver", "kubectl"}
+	if o.Controllers {
+		bins = append(bins, "kube-controller-manager")
+	}
+	for _, b := range bins {
 		if _, err := os.Stat(filepath.Join(c.bin, b)); err != nil {
 			return nil, fmt.Errorf("%s not found in %s: run `make k8s-tools` first", b, c.bin)
 		}
@@ -71,6 +77,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.pki.issue("admin", "admin", []string{"system:masters"}, nil, x509.ExtKeyUsageClientAuth); err != nil {
+		return nil, err
+	}
+	if err := c.pki.issue("controller-manager", "system:kube-controller-manager", nil, []string{"127.0.0.1"}, x509.ExtKeyUsageClientAuth); err != nil {
 		return nil, err
 	}
 	if err := c.pki.serviceAccountKey(); err != nil {
@@ -88,6 +97,16 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	if err := c.run(ctx, apiserver); err != nil {
 		return nil, err
+	}
+	if o.Controllers {
+		cm, err := c.controllerManager()
+		if err != nil {
+			return nil, err
+		}
+		if err := c.run(ctx, cm); err != nil {
+			return nil, err
+		}
+		c.controllers = true
 	}
 	return c, nil
 }
@@ -174,11 +193,67 @@ func (c *Cluster) apiserver() (proc.Spec, error) {
 			"--service-account-key-file=" + c.pki.path("sa.pub"),
 			"--service-account-signing-key-file=" + c.pki.path("sa.key"),
 			"--allow-privileged=false",
+			// Webhooks and CRD conversion reach a Service through its
+			// EndpointSlices rather than its ClusterIP: the Dapr control
+			// plane runs beside the API server (no kube-proxy before L4).
+			"--enable-aggregator-routing=true",
 			"--profiling=false",
 			"--v=1",
 		},
 		Ready: ready,
 	}, nil
+}
+
+// controllerManager is kube-controller-manager with a client per
+// controller (--use-service-account-credentials): pods are then created by
+// the replicaset controller's service account, the identity Dapr's
+// injector requires before it injects a sidecar.
+func (c *Cluster) controllerManager() (proc.Spec, error) {
+	kubeconfig := filepath.Join(c.Dir, "controller-manager.kubeconfig")
+	if err := c.pki.kubeconfig(kubeconfig, "controller-manager", "https://"+NodeIP+":6443"); err != nil {
+		return proc.Spec{}, err
+	}
+	return proc.Spec{
+		Name: "kube-controller-manager",
+		Path: filepath.Join(c.bin, "kube-controller-manager"),
+		Args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--authentication-kubeconfig=" + kubeconfig,
+			"--authorization-kubeconfig=" + kubeconfig,
+			"--use-service-account-credentials=true",
+			"--service-account-private-key-file=" + c.pki.path("sa.key"),
+			"--root-ca-file=" + c.pki.path("ca.crt"),
+			"--cluster-signing-cert-file=" + c.pki.path("ca.crt"),
+			"--cluster-signing-key-file=" + c.pki.path("ca.key"),
+			"--service-cluster-ip-range=" + ServiceRange,
+			"--leader-elect=false",
+			"--bind-address=127.0.0.1",
+			"--secure-port=10257",
+			"--v=1",
+		},
+		Ready: insecureHealthz("https://127.0.0.1:10257/healthz"),
+	}, nil
+}
+
+// insecureHealthz probes a component's /healthz over TLS without checking
+// its certificate, which it makes itself (self-signed) at start.
+func insecureHealthz(url string) proc.Probe {
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // its own self-signed certificate, on loopback
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		return nil
+	}
 }
 
 // Kubectl runs kubectl against the cluster in the repository's folder and

@@ -24,9 +24,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// startCluster starts the control plane for a test and stops it when the
-// test ends; its log goes to tests/logs/k8s-<test>.log.
+// startCluster starts the API server and etcd for a test (L1).
 func startCluster(t *testing.T) *Cluster {
+	t.Helper()
+	return startClusterWith(t, Options{})
+}
+
+// startClusterWith starts the cluster o asks for and stops it when the
+// test ends; its log goes to tests/logs/k8s-<test>.log.
+func startClusterWith(t *testing.T, o Options) *Cluster {
 	t.Helper()
 	root := repoRoot(t)
 	logDir := filepath.Join(root, "tests", "logs")
@@ -39,7 +45,8 @@ func startCluster(t *testing.T) *Cluster {
 		t.Fatal(err)
 	}
 	log := &proc.Buffer{}
-	c, err := Start(context.Background(), Options{Root: root, Dir: t.TempDir(), Log: io.MultiWriter(f, log)})
+	o.Root, o.Dir, o.Log = root, t.TempDir(), io.MultiWriter(f, log)
+	c, err := Start(context.Background(), o)
 	if err != nil {
 		f.Close()
 		t.Fatalf("start the cluster: %v\nits last lines:\n%s", err, log.Tail(20))

@@ -31,7 +31,8 @@ func InNamespace() bool { return os.Getenv(inNamespaceEnv) != "" }
 
 // Reexec runs this program again (with the same arguments) inside a new
 // network namespace holding loopback and one veth pair that carries the
-// node's address, and returns its exit code. The namespace lives as long
+// node's address, and a mount namespace with a /run of its own, and
+// returns its exit code. The namespace lives as long
 // as the processes in it: unshare kills its child when it dies itself
 // (--kill-child), every process the harness starts dies with its parent
 // (internal/proc), and the namespace goes with the last of them.
@@ -46,8 +47,13 @@ ip addr add %s dev k8s0
 ip link set k8s0 up
 ip link set k8s1 up
 ip route add %s dev k8s0
+mount -t tmpfs -o mode=0755 daprshop-k8s-run /run
 exec "$0" "$@"`, nodeCIDR, ServiceRange)
-	args := append([]string{"--net", "--fork", "--kill-child", "--", "sh", "-c", setup}, os.Args...)
+	// A mount namespace too (private by default), whose /run is a tmpfs of
+	// its own: the cluster's processes write there (the Dapr injector's
+	// sentry token, later the kubelet's and containerd's sockets), and the
+	// machine's /run is neither seen nor changed.
+	args := append([]string{"--net", "--mount", "--fork", "--kill-child", "--", "sh", "-c", setup}, os.Args...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), inNamespaceEnv+"=1")

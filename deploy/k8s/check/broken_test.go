@@ -565,6 +565,16 @@ func TestBrokenManifests(t *testing.T) {
 			want:   []want{{CheckConfiguration, "Configuration/gateway", "mtls.enabled is not true"}},
 		},
 		{
+			name: "a pluggable component rendered after the Deployments",
+			break_: func(t *testing.T, s *Set) {
+				i := slices.IndexFunc(s.Objects, func(o Object) bool { return o.Ref() == "Component/orders-store" })
+				require.GreaterOrEqual(t, i, 0)
+				o := s.Objects[i]
+				s.Objects = append(slices.Delete(s.Objects, i, i+1), o)
+			},
+			want: []want{{CheckInjection, "Component/orders-store", "comes after Deployment/"}},
+		},
+		{
 			name:   "mTLS without the fields the CRD requires",
 			break_: func(t *testing.T, s *Set) { configuration(t, s, "users").Spec.MTLSSpec.SentryAddress = "" },
 			want:   []want{{CheckConfiguration, "Configuration/users", "mtls lacks controlPlaneTrustDomain or sentryAddress"}},

@@ -123,3 +123,28 @@ func componentsOf(s *Set) []componentsapi.Component {
 	}
 	return out
 }
+
+// checkOrder wants every Component that names a container rendered before
+// every Deployment: `kubectl apply` creates objects in the rendered order,
+// the replicaset controller creates a Deployment's pods within milliseconds,
+// and the injector reads the namespace's Components only then, once. A
+// component applied after the pods is missing from them until they are
+// recreated (seen on a real API server: make test-k8s; the overlays set
+// sortOptions for it).
+func checkOrder(set *Set) Problems {
+	var ps Problems
+	firstDeployment := slices.IndexFunc(set.Objects, func(o Object) bool { return o.Kind == "apps/v1/Deployment" })
+	if firstDeployment < 0 {
+		return nil
+	}
+	for i, o := range set.Objects {
+		c, ok := o.Obj.(*componentsapi.Component)
+		if !ok || i < firstDeployment {
+			continue
+		}
+		if _, named, _ := componentContainer(c); named {
+			ps = append(ps, problem(CheckInjection, o.Ref(), "comes after %s in the rendered order: the injector would create the first pods without its container (order Components before Deployments with the kustomization's sortOptions)", set.Objects[firstDeployment].Ref()))
+		}
+	}
+	return ps
+}

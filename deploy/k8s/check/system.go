@@ -54,6 +54,7 @@ func CheckSystem(set *Set, repo *Repo, inj Injector) Problems {
 	}
 	ps = append(ps, sys.checkComponents()...)
 	ps = append(ps, sys.checkPluggable()...)
+	ps = append(ps, checkOrder(set)...)
 	ps = append(ps, sys.checkConfigurations()...)
 	ps = append(ps, sys.checkSubscriptions()...)
 	ps = append(ps, sys.checkResiliency()...)
