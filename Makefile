@@ -284,12 +284,13 @@ check-k8s: ## render and check every Kubernetes overlay (deploy/k8s)
 	cd deploy/k8s/check && $(GO) vet ./... && $(GO) test -count=1 ./...
 # A real Kubernetes control plane, built from source in a module of its own
 # (tools/k8s/go.mod says how): etcd, kube-apiserver, kube-controller-manager
-# and kubectl at $(K8S_VERSION), Dapr $(DAPR_VERSION)'s operator and sidecar
-# injector (from tools/, beside daprd), and Dapr's CRDs from its Helm chart.
-# The first build takes about 20 minutes on two cores with cold caches (most
-# of it kube-apiserver); later ones take seconds.
+# and kubectl at $(K8S_VERSION), kube-scheduler too, Dapr $(DAPR_VERSION)'s
+# operator and sidecar injector (from tools/, beside daprd), kwok (tools/kwok)
+# and Dapr's CRDs from its Helm chart. The first build takes about 25 minutes
+# on two cores with cold caches (most of it kube-apiserver, then kwok);
+# later ones take seconds.
 K8S_VERSION := v1.34.4
-K8S_BINS    := $(BIN)/k8s/etcd $(BIN)/k8s/kube-apiserver $(BIN)/k8s/kube-controller-manager $(BIN)/k8s/kubectl
+K8S_BINS    := $(BIN)/k8s/etcd $(BIN)/k8s/kube-apiserver $(BIN)/k8s/kube-controller-manager $(BIN)/k8s/kube-scheduler $(BIN)/k8s/kubectl
 # Dapr's operator and sidecar injector, from the module that builds daprd.
 DAPR_K8S_BINS := $(BIN)/k8s/operator $(BIN)/k8s/injector
 DAPR_LDFLAGS  := -s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION) \
@@ -299,19 +300,30 @@ K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/
   -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
 
 .PHONY: k8s-tools
-k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kubectl and Dapr's operator and injector into .bin/k8s/ (~20 min the first time)
+k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and Dapr's operator and injector into .bin/k8s/ (~25 min the first time)
 
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
 	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION) (about 20 minutes the first time)..."
 	@mkdir -p $(BIN)/k8s
 	@cd tools/k8s && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(K8S_LDFLAGS)" -o ../../$(BIN)/k8s/ \
-	  ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+	  ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+	  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 
 $(DAPR_K8S_BINS) &: tools/go.mod tools/go.sum
 	@echo "k8s-tools: building Dapr $(DAPR_VERSION)'s operator and sidecar injector..."
 	@mkdir -p $(BIN)/k8s
 	@cd tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../$(BIN)/k8s/ \
 	  github.com/dapr/dapr/cmd/operator github.com/dapr/dapr/cmd/injector
+
+# kwok (L3's simulated kubelets) and its "fast" stages, from its module.
+KWOK_STAGES := node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
+$(BIN)/k8s/kwok $(BIN)/k8s/kwok-stages.yaml &: tools/kwok/go.mod tools/kwok/go.sum
+	@echo "k8s-tools: building kwok (a few minutes the first time)..."
+	@mkdir -p $(BIN)/k8s
+	@cd tools/kwok && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/k8s/kwok sigs.k8s.io/kwok/cmd/kwok
+	@dir="$$(cd tools/kwok && $(GO) list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"; \
+	  for f in $(KWOK_STAGES); do cat "$$dir/$$f"; echo "---"; done > $(BIN)/k8s/kwok-stages.yaml
 
 # Dapr's CRDs, as its Helm chart installs them, from the module tools/ pins.
 $(BIN)/k8s/dapr-crds/.done: tools/go.mod
@@ -321,6 +333,6 @@ $(BIN)/k8s/dapr-crds/.done: tools/go.mod
 
 # Needs root: the cluster runs in a network namespace of its own (unshare).
 .PHONY: test-k8s
-test-k8s: tools k8s-tools ## the manifests against a real API server, then the real Dapr injector, in a private network namespace (needs root; tests/k8s)
+test-k8s: tools k8s-tools ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, in a private network namespace (needs root; tests/k8s)
 	$(GO) test -v -count=1 -timeout 20m ./tests/k8s/
 # ---- end containers and Kubernetes ----

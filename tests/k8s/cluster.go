@@ -44,6 +44,10 @@ type Options struct {
 	Log  io.Writer // every process's lines, prefixed with its name
 	// Controllers adds kube-controller-manager (L2 and up).
 	Controllers bool
+	// Nodes adds kube-scheduler and kwok, which plays the kubelet of every
+	// node labelled type=kwok: it marks them Ready and runs their pods on
+	// paper (L3). Nodes implies Controllers.
+	Nodes bool
 }
 
 // Start starts etcd, then kube-apiserver, and returns once the API server
@@ -59,7 +63,11 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
+	o.Controllers = o.Controllers || o.Nodes
 	bins := []string{"etcd", "kube-apiserver", "kubectl"}
+	if o.Nodes {
+		bins = append(bins, "kube-scheduler", "kwok")
+	}
 	if o.Controllers {
 		bins = append(bins, "kube-controller-manager")
 	}
@@ -80,6 +88,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.pki.issue("controller-manager", "system:kube-controller-manager", nil, []string{"127.0.0.1"}, x509.ExtKeyUsageClientAuth); err != nil {
+		return nil, err
+	}
+	if err := c.pki.issue("scheduler", "system:kube-scheduler", nil, []string{"127.0.0.1"}, x509.ExtKeyUsageClientAuth); err != nil {
 		return nil, err
 	}
 	if err := c.pki.serviceAccountKey(); err != nil {
@@ -107,6 +118,17 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 		c.controllers = true
+	}
+	if o.Nodes {
+		for _, spec := range []func() (proc.Spec, error){c.scheduler, c.kwok} {
+			s, err := spec()
+			if err != nil {
+				return nil, err
+			}
+			if err := c.run(ctx, s); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return c, nil
 }
@@ -232,6 +254,54 @@ func (c *Cluster) controllerManager() (proc.Spec, error) {
 			"--v=1",
 		},
 		Ready: insecureHealthz("https://127.0.0.1:10257/healthz"),
+	}, nil
+}
+
+// scheduler is kube-scheduler with its own identity (system:kube-scheduler).
+func (c *Cluster) scheduler() (proc.Spec, error) {
+	kubeconfig := filepath.Join(c.Dir, "scheduler.kubeconfig")
+	if err := c.pki.kubeconfig(kubeconfig, "scheduler", "https://"+NodeIP+":6443"); err != nil {
+		return proc.Spec{}, err
+	}
+	return proc.Spec{
+		Name: "kube-scheduler",
+		Path: filepath.Join(c.bin, "kube-scheduler"),
+		Args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--authentication-kubeconfig=" + kubeconfig,
+			"--authorization-kubeconfig=" + kubeconfig,
+			"--leader-elect=false",
+			"--bind-address=127.0.0.1",
+			"--secure-port=10259",
+			"--v=1",
+		},
+		Ready: insecureHealthz("https://127.0.0.1:10259/healthz"),
+	}, nil
+}
+
+// kwok plays the kubelet of the nodes labelled type=kwok, with kwok's own
+// "fast" stages (copied from its module by make k8s-tools): a node is Ready
+// at once and keeps its lease; a pod bound to it gets an address from
+// PodCIDR and is Running and Ready at once; a deleted pod goes at once.
+func (c *Cluster) kwok() (proc.Spec, error) {
+	return proc.Spec{
+		Name: "kwok",
+		Path: filepath.Join(c.bin, "kwok"),
+		Args: []string{
+			"--kubeconfig=" + c.Kubeconfig,
+			"--config=" + filepath.Join(c.bin, "kwok-stages.yaml"),
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-label-selector=type=kwok",
+			"--cidr=" + PodCIDR,
+			"--node-ip=" + NodeIP,
+			"--server-address=127.0.0.1:10247",
+			// Renew each node's lease, as a kubelet does (kwokctl's value).
+			// Without it the node lifecycle controller finds the nodes
+			// silent after its grace period, marks their pods not ready,
+			// and every disruption budget drops to zero.
+			"--node-lease-duration-seconds=40",
+		},
+		Ready: proc.HTTP("http://127.0.0.1:10247/healthz"),
 	}, nil
 }
 

@@ -52,6 +52,16 @@ func startClusterWith(t *testing.T, o Options) *Cluster {
 		t.Fatalf("start the cluster: %v\nits last lines:\n%s", err, log.Tail(20))
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			// What the cluster held when the test failed, into its log.
+			for _, args := range [][]string{
+				{"get", "nodes,pods,pdb,hpa,endpointslices", "-A", "-o", "wide"},
+				{"get", "events", "-A", "--sort-by=.lastTimestamp"},
+			} {
+				out, stderr, _ := c.Kubectl(context.Background(), "", args...)
+				fmt.Fprintf(f, "--- kubectl %v\n%s%s\n", args, out, stderr)
+			}
+		}
 		c.Stop()
 		f.Close()
 		if t.Failed() {

@@ -24,6 +24,8 @@ const (
 	NodeIP       = "10.200.0.1"
 	nodeCIDR     = NodeIP + "/24"
 	ServiceRange = "10.96.0.0/12"
+	// PodCIDR is where kwok's pods get their addresses (L3).
+	PodCIDR = "10.244.0.1/16"
 )
 
 // InNamespace reports whether this process already runs in the namespace.
