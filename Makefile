@@ -303,7 +303,7 @@ K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/
 k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and Dapr's operator and injector into .bin/k8s/ (~25 min the first time)
 
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
-	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager and kubectl $(K8S_VERSION) (about 20 minutes the first time)..."
+	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl $(K8S_VERSION) (about 20 minutes the first time)..."
 	@mkdir -p $(BIN)/k8s
 	@cd tools/k8s && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(K8S_LDFLAGS)" -o ../../$(BIN)/k8s/ \
 	  ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \

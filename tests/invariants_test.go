@@ -112,14 +112,19 @@ func awaitWallet(t *testing.T, u user) {
 func awaitFinal(t *testing.T, u user, orderID string, within time.Duration) sagaOrder {
 	t.Helper()
 	var o sagaOrder
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
+	if !assert.EventuallyWithT(t, func(c *assert.CollectT) {
 		status, b := getAs(t, u, "/api/v1/orders/"+orderID)
 		if !assert.Equal(c, http.StatusOK, status, "%s", b) {
 			return
 		}
 		assert.NoError(c, json.Unmarshal(b, &o))
 		assert.NotEqual(c, "pending", o.Status)
-	}, within, 100*time.Millisecond, "order %s finished", orderID)
+	}, within, 100*time.Millisecond, "order %s finished", orderID) {
+		// Where its saga is, as the workflow engine sees it: what a stuck
+		// order needs to be explained.
+		t.Logf("saga of order %s: %s", orderID, workflowStatus(t, orderID))
+		t.FailNow()
+	}
 	return o
 }
 

@@ -70,6 +70,12 @@ func StateStoreOf(kind, name string, opts ...StoreOption) string {
 // StoreOption adds metadata to a StateStore.
 type StoreOption func() [][2]string
 
+// WithActorStateStore makes the store the one that actors and workflows
+// keep their state in.
+func WithActorStateStore() StoreOption {
+	return func() [][2]string { return [][2]string{{"actorStateStore", "true"}} }
+}
+
 // WithOutbox turns on the store's transactional outbox, publishing each
 // saved state to topic through the pub/sub component pubsub.
 func WithOutbox(pubsub, topic string) StoreOption {

@@ -1,6 +1,7 @@
 // Package daprdtest starts a real daprd (the pinned build in .bin/, from
-// `make tools`) for a test: no app, no control plane, the resources the
-// test gives, an API token, and free ports. It waits on /v1.0/healthz, and
+// `make tools`) for a test: no app, no control plane (StartWithWorkflows
+// adds a placement and a scheduler), the resources the test gives, an API
+// token, and free ports. It waits on /v1.0/healthz, and
 // stops the sidecar when the test ends. Adapters in dapr.go files are tested
 // against it, so that their contract tests meet the real runtime.
 package daprdtest
@@ -49,6 +50,30 @@ func Start(t *testing.T, appID string, resources ...string) *Sidecar {
 // example secrets for a secretstores.local.env component).
 func StartWithEnv(t *testing.T, appID string, env []string, resources ...string) *Sidecar {
 	t.Helper()
+	return startSidecar(t, appID, env, "", "", resources...)
+}
+
+// StartWithWorkflows is Start with a placement and a scheduler of the
+// test's own (the builds next to daprd), so that the sidecar runs actors
+// and workflows. One of resources must be an actor state store
+// (StateStore with WithActorStateStore).
+func StartWithWorkflows(t *testing.T, appID string, resources ...string) *Sidecar {
+	t.Helper()
+	bin := filepath.Dir(findDaprd(t))
+	dir := t.TempDir()
+	ports := FreePorts(t, 9)
+	pl := daprproc.Placement{Port: ports[0], HealthzPort: ports[1], MetricsPort: ports[2], RaftPort: ports[3], LogLevel: "warn"}
+	Run(t, pl.Spec(filepath.Join(bin, "placement"), dir, nil), time.Minute)
+	sc := daprproc.Scheduler{
+		Port: ports[4], HealthzPort: ports[5], MetricsPort: ports[6], EtcdClientPort: ports[7], EtcdPeerPort: ports[8],
+		EtcdDataDir: filepath.Join(dir, "etcd"), IdentityDir: filepath.Join(dir, "identity"), LogLevel: "warn",
+	}
+	Run(t, sc.Spec(filepath.Join(bin, "scheduler"), dir, nil), time.Minute)
+	return startSidecar(t, appID, nil, pl.Addr(), sc.Addr(), resources...)
+}
+
+func startSidecar(t *testing.T, appID string, env []string, placement, scheduler string, resources ...string) *Sidecar {
+	t.Helper()
 	daprd := findDaprd(t)
 	dir := t.TempDir()
 	resources, redisEnv, redis, comp := prepareRedis(t, resources)
@@ -64,6 +89,8 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 		ListenAddresses: "127.0.0.1",
 		ResourcesPaths:  []string{dir},
 		LogLevel:        "warn",
+		Placement:       placement,
+		Scheduler:       scheduler,
 	}.WithFreePorts()
 	if err != nil {
 		t.Fatal(err)

@@ -515,11 +515,26 @@ type daprCheckouts struct {
 }
 
 // Start schedules the order's saga unless it exists: an instance that ran
-// before would otherwise be started over.
+// before would otherwise be started over. One that exists but has not begun
+// (pending) is woken. daprd 1.18.2 creates an instance's start reminder
+// before it saves the instance: when the save outlasts the caller's
+// deadline (a busy store) and lands afterwards, the reminder may already
+// have fired, found nothing ("No workflow state found ..., terminating
+// execution") and been deleted, and the saved instance then waits for a
+// reminder that is gone. The retry that finds it here raises an event that
+// the saga ignores: daprd saves it and sets a reminder of its own, which
+// runs the instance from its inbox, start included. For an instance whose
+// reminder is only late, it is one more event in its history.
 func (c *daprCheckouts) Start(ctx context.Context, o Order) error {
-	exists, err := c.exists(ctx, o.ID)
-	if err != nil || exists {
-		return err
+	meta, err := c.wf.FetchWorkflowMetadata(ctx, o.ID)
+	switch {
+	case err == nil && meta.RuntimeStatus == workflow.StatusPending:
+		return sidecar.Err(c.wf.RaiseEvent(ctx, o.ID, wakeEvent), "wake checkout")
+	case err == nil:
+		return nil
+	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
+	default:
+		return sidecar.Err(errors.Unwrap(err), "read checkout")
 	}
 	_, err = c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(o))
 	if status.Code(errors.Unwrap(err)) == codes.AlreadyExists || status.Code(err) == codes.AlreadyExists {
@@ -530,18 +545,6 @@ func (c *daprCheckouts) Start(ctx context.Context, o Order) error {
 	}
 	c.tracker.started(o)
 	return nil
-}
-
-func (c *daprCheckouts) exists(ctx context.Context, id string) (bool, error) {
-	_, err := c.wf.FetchWorkflowMetadata(ctx, id)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
-		return false, nil
-	default:
-		return false, sidecar.Err(errors.Unwrap(err), "read checkout")
-	}
 }
 
 // Cancel raises the cancel event the saga looks for between its steps.

@@ -189,17 +189,28 @@ type fakeCheckouts struct {
 	started   map[string]Order
 	cancelled []string
 	err       error
+	onStart   func(context.Context) // called first by Start, when set
+	busy      int                   // Starts to fail as unavailable first
+	starts    int                   // Start calls
 }
 
 var _ checkouts = (*fakeCheckouts)(nil)
 
 func newFakeCheckouts() *fakeCheckouts { return &fakeCheckouts{started: map[string]Order{}} }
 
-func (c *fakeCheckouts) Start(_ context.Context, o Order) error {
+func (c *fakeCheckouts) Start(ctx context.Context, o Order) error {
+	if c.onStart != nil {
+		c.onStart(ctx)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.starts++
 	if c.err != nil {
 		return c.err
+	}
+	if c.busy > 0 {
+		c.busy--
+		return apperr.E(apperr.Unavailable, "failed to begin transaction: database is locked (5)")
 	}
 	if _, ok := c.started[o.ID]; !ok {
 		c.started[o.ID] = o

@@ -387,49 +387,6 @@ func TestRoutesNeedTheAppToken(t *testing.T) {
 	assert.Empty(t, h.store.claims)
 }
 
-// A saga that may or may not have started keeps the key: a retry finds the
-// same order id, never a second order.
-func TestCheckoutThatFailsToStartKeepsTheKey(t *testing.T) {
-	t.Parallel()
-	h := newHarness()
-	h.checkouts.err = apperr.Wrap(apperr.Unavailable, errors.New("deadline exceeded"), "workflow engine unavailable")
-	w := h.place(adaID, "k1", oneLine)
-	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
-	assert.Empty(t, h.store.orders)
-
-	h.checkouts.mu.Lock()
-	h.checkouts.err = nil
-	h.checkouts.mu.Unlock()
-	assert.Equal(t, http.StatusConflict, h.place(adaID, "k1", oneLine).Code, "within the lease: in flight")
-	h.clock.Add(inFlightLease)
-	w = h.place(adaID, "k1", oneLine)
-	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
-	assert.Contains(t, w.Body.String(), "00000000-0000-4000-8000-000000000001", "the id the key was given first")
-	assert.Len(t, h.store.orders, 1)
-}
-
-// The saga may save the order before the request does: the request then
-// answers with the order as saved.
-func TestOrderSavedByTheSagaFirst(t *testing.T) {
-	t.Parallel()
-	h := newHarness()
-	id := "00000000-0000-4000-8000-000000000001"
-	var once sync.Once
-	h.store.onPut = func() {
-		once.Do(func() {
-			o := Order{ID: id, UserID: adaID, Status: StatusPending, Items: []Item{{ProductID: "espresso-beans-1kg", Name: "Espresso beans, 1 kg", Quantity: 2, PriceCents: 2450}},
-				TotalCents: 4900, CreatedAt: h.clock.Now(), Steps: []Step{}}
-			require.NoError(t, h.store.Create(context.Background(), o, "", claim{}))
-		})
-	}
-	w := h.place(adaID, "k1", oneLine)
-	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
-	assert.Contains(t, w.Body.String(), id)
-	again := h.place(adaID, "k1", oneLine)
-	assert.Equal(t, w.Body.String(), again.Body.String())
-	assert.Len(t, h.store.orders, 1)
-}
-
 func TestCancelOrder(t *testing.T) {
 	t.Parallel()
 	h := newHarness()

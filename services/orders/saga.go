@@ -34,6 +34,7 @@ import (
 const (
 	checkoutWorkflow = "Checkout"
 	cancelEvent      = "cancel"
+	wakeEvent        = "wake" // runs an instance whose start was lost; never awaited
 	actSave          = "SaveOrder"
 	actReserve       = "ReserveStock"
 	actCharge        = "Charge"
@@ -74,6 +75,13 @@ var undoRetry = &workflow.RetryPolicy{
 type refusal struct {
 	Refused bool   `json:"refused,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+}
+
+// outcome is what a step's activity returns: the participant's answer and,
+// when the order could not be written, the step for FinishOrder to record.
+type outcome struct {
+	refusal
+	Unrecorded *Step `json:"unrecorded,omitempty"`
 }
 
 // participants are the services the saga changes. Errors are transient
@@ -124,11 +132,13 @@ func (s *saga) register(r *workflow.Registry) error {
 	)
 }
 
-// finishInput tells FinishOrder how the saga ended.
+// finishInput tells FinishOrder how the saga ended, with the steps whose
+// activities could not record them.
 type finishInput struct {
 	OrderID string `json:"order_id"`
 	Status  Status `json:"status"`
 	Reason  string `json:"reason,omitempty"`
+	Steps   []Step `json:"steps,omitempty"`
 }
 
 // checkout is the workflow. It must be deterministic: everything that
@@ -138,14 +148,24 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 	if err := ctx.GetInput(&o); err != nil {
 		return nil, fmt.Errorf("checkout input: %w", err)
 	}
-	forward := func(name string, out *refusal) error {
-		return ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
+	var unrecorded []Step // done, but not yet on the order
+	forward := func(name string, out *outcome) error {
+		err := ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
+		if err == nil && out.Unrecorded != nil {
+			unrecorded = append(unrecorded, *out.Unrecorded)
+		}
+		return err
 	}
 	undo := func(name string) error {
-		return ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil)
+		var out outcome
+		err := ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(undoRetry)).Await(&out)
+		if err == nil && out.Unrecorded != nil {
+			unrecorded = append(unrecorded, *out.Unrecorded)
+		}
+		return err
 	}
 	finish := func(status Status, reason string) (any, error) {
-		in := finishInput{OrderID: o.ID, Status: status, Reason: reason}
+		in := finishInput{OrderID: o.ID, Status: status, Reason: reason, Steps: unrecorded}
 		if err := ctx.CallActivity(actFinish, workflow.WithActivityInput(in), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
 			return nil, err
 		}
@@ -187,7 +207,7 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 			return compensate("cancelled at your request")
 		}
 		attempted = append(attempted, st.name)
-		var r refusal
+		var r outcome
 		if err := forward(st.name, &r); err != nil {
 			return compensate(st.unreachable)
 		}
@@ -244,6 +264,11 @@ func (s *saga) release(ctx workflow.ActivityContext) (any, error) {
 }
 
 // forward runs one participant call and records its outcome on the order.
+// Once the participant has answered, the answer is the activity's result
+// even if the order cannot be written: retried until it gave up, the saga
+// would compensate a step that is done (after a confirm, the stock sold and
+// the money refunded). The step then goes to FinishOrder, which records it
+// with the order's end and is retried until it can.
 func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(context.Context, Order) (refusal, error)) (any, error) {
 	var o Order
 	if err := ctx.GetInput(&o); err != nil {
@@ -272,9 +297,10 @@ func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(cont
 		o.record(st)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("record %s of order %s: %w", step, o.ID, err)
+		sagaSteps.WithLabelValues(step, "unrecorded").Inc()
+		return outcome{refusal: r, Unrecorded: &st}, nil
 	}
-	return r, nil
+	return outcome{refusal: r}, nil
 }
 
 // finish sets the order's final status and publishes its event, with an id
@@ -288,6 +314,9 @@ func (s *saga) finish(ctx workflow.ActivityContext) (any, error) {
 	var ended bool // by this run, not an earlier one
 	o, err := s.store.Update(ctx.Context(), in.OrderID, func(o *Order) error {
 		ended = false // Update may call again after a lost race
+		for _, st := range in.Steps {
+			o.record(st)
+		}
 		if o.Status != StatusPending {
 			return nil // finished by an earlier run of this activity
 		}

@@ -113,7 +113,7 @@ func TestSagaActivitiesRecordEachStepOnce(t *testing.T) {
 	parts.refuse["charge"] = "declined: the wallet's balance is below the amount"
 	r, err := s.charge(input(t, o))
 	require.NoError(t, err)
-	assert.Equal(t, refusal{Refused: true, Reason: "declined: the wallet's balance is below the amount"}, r)
+	assert.Equal(t, outcome{refusal: refusal{Refused: true, Reason: "declined: the wallet's balance is below the amount"}}, r)
 
 	got, err := store.Order(context.Background(), o.ID)
 	require.NoError(t, err)
@@ -164,4 +164,31 @@ func TestSagaFinishSetsTheStatusOnceAndPublishesOneEvent(t *testing.T) {
 	pub.err = errors.New("broker down")
 	_, err = s.finish(input(t, in))
 	assert.Error(t, err, "a failed publish fails the activity, which is retried")
+}
+
+// A confirm that the catalog took while the order could not be written is
+// done, not failed: were it failed, the saga would compensate a sale (stock
+// sold, money refunded). FinishOrder records the step with the order's end.
+func TestSagaStepDoneButUnrecordedIsRecordedAtTheEnd(t *testing.T) {
+	t.Parallel()
+	s, store, parts, _, o := newSaga(t)
+	store.err = apperr.E(apperr.Unavailable, "the store is busy")
+	r, err := s.confirm(input(t, o))
+	require.NoError(t, err, "the participant answered: nothing to retry, nothing to compensate")
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := Step{Name: "confirm", Status: "done", At: at}
+	assert.Equal(t, outcome{Unrecorded: &want}, r)
+	assert.Equal(t, 1, parts.calls["confirm"])
+
+	_, err = s.finish(input(t, finishInput{OrderID: o.ID, Status: StatusCompleted, Steps: []Step{want}}))
+	require.Error(t, err, "FinishOrder fails while the store does, and is retried")
+	store.err = nil
+	for range 2 {
+		_, err = s.finish(input(t, finishInput{OrderID: o.ID, Status: StatusCompleted, Steps: []Step{want}}))
+		require.NoError(t, err)
+	}
+	got, err := store.Order(context.Background(), o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StatusCompleted, got.Status)
+	assert.Equal(t, []Step{want}, got.Steps, "recorded once")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -80,6 +81,18 @@ type catalog interface {
 // is taken over, with the same order id, so one key never makes two orders.
 const inFlightLease = 30 * time.Second
 
+// placeTimeout bounds a request that places an order, which does not stop
+// when the client leaves.
+const placeTimeout = 15 * time.Second
+
+// startAttempts and startPause: a saga's start is tried up to 4 times,
+// pausing about 100, 200 and 400 ms (jittered, so that a burst of
+// checkouts falls out of step).
+const (
+	startAttempts = 4
+	startPause    = 100 * time.Millisecond
+)
+
 // lookups bounds the catalog calls one order makes at once.
 const lookups = 4
 
@@ -109,6 +122,17 @@ func (s *service) Place(ctx context.Context, userID, key string, req placeOrder)
 	if !validIdempotencyKey(key) {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "Idempotency-Key", Detail: "must be 1 to 255 visible ASCII characters"})
 	}
+	// Once begun, a checkout runs to its end even when the client gives up
+	// (under load the gateway's sidecar times a checkout out at 4 s and
+	// retries it). Cancelled half-way, it is work thrown away that holds the
+	// key: a claim or take-over whose write landed keeps the key in flight
+	// for its whole lease (30 s), and a saga's start cancelled between
+	// daprd's two writes leaves a reminder without an instance (daprd
+	// 1.18.2 logs "No workflow state found ... terminating execution").
+	// Bounded well inside the lease, so that a take-over never runs beside
+	// a request still going.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), placeTimeout)
+	defer cancel()
 	fp := req.fingerprint()
 	c, version, err := s.store.Claim(ctx, userID, key)
 	switch {
@@ -190,7 +214,7 @@ func (s *service) create(ctx context.Context, userID, key string, c claim, items
 	for _, it := range items {
 		o.TotalCents += it.PriceCents * it.Quantity
 	}
-	if err := s.checkouts.Start(ctx, o); err != nil {
+	if err := s.start(ctx, o); err != nil {
 		return nil, fmt.Errorf("start checkout of order %s: %w", o.ID, err)
 	}
 	resp, err := json.Marshal(o)
@@ -208,6 +232,25 @@ func (s *service) create(ctx context.Context, userID, key string, c claim, items
 		return nil, fmt.Errorf("save order %s: %w", o.ID, err)
 	}
 	return resp, nil
+}
+
+// start starts o's saga, again after a pause while the workflow engine
+// is unavailable (its store busy, as a file store is under a burst
+// of checkouts). Start is idempotent per order, so a retry after a start
+// that did happen finds it. Without this, the client's retry would wait out
+// the key's lease.
+func (s *service) start(ctx context.Context, o Order) error {
+	err := s.checkouts.Start(ctx, o)
+	for attempt := 1; attempt < startAttempts && apperr.Is(err, apperr.Unavailable); attempt++ {
+		pause := startPause << (attempt - 1)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause/2 + rand.N(pause/2)):
+		}
+		err = s.checkouts.Start(ctx, o)
+	}
+	return err
 }
 
 // complete finishes claim c of an order that is saved: its response is the

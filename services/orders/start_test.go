@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/web"
+)
+
+// How a checkout's saga is started: what a failed, a busy or an abandoned
+// start leaves behind.
+
+// A saga that may or may not have started keeps the key: a retry finds the
+// same order id, never a second order.
+func TestCheckoutThatFailsToStartKeepsTheKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	h.checkouts.err = apperr.Wrap(apperr.Unavailable, errors.New("deadline exceeded"), "workflow engine unavailable")
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	assert.Empty(t, h.store.orders)
+
+	h.checkouts.mu.Lock()
+	h.checkouts.err = nil
+	h.checkouts.mu.Unlock()
+	assert.Equal(t, http.StatusConflict, h.place(adaID, "k1", oneLine).Code, "within the lease: in flight")
+	h.clock.Add(inFlightLease)
+	w = h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "00000000-0000-4000-8000-000000000001", "the id the key was given first")
+	assert.Len(t, h.store.orders, 1)
+}
+
+// A client that leaves while its checkout starts (a gateway timing out
+// under load) does not cancel the start or the save: its retry gets the
+// order at once, instead of waiting out the key's lease.
+func TestClientGoneWhileTheSagaStartsStillMakesTheOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	ctx, leave := context.WithCancel(context.Background())
+	var startErr error
+	h.checkouts.onStart = func(c context.Context) {
+		leave()
+		startErr = c.Err()
+	}
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/users/"+adaID+"/orders", strings.NewReader(oneLine))
+	r.Header.Set(web.AppTokenHeader, testToken)
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(idempotencyHeader, "k1")
+	w := httptest.NewRecorder()
+	h.handler.ServeHTTP(w, r)
+
+	require.NoError(t, startErr, "the start saw the client's cancel")
+	require.Len(t, h.store.orders, 1, "the order was saved")
+	h.checkouts.onStart = nil
+	again := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
+	assert.Contains(t, again.Body.String(), "00000000-0000-4000-8000-000000000001")
+}
+
+// A client gone once the key is claimed: the claim is not left in flight
+// for its lease, the order is placed.
+func TestClientGoneAfterTheClaimStillMakesTheOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	ctx, leave := context.WithCancel(context.Background())
+	h.store.onPut = leave
+	var startErr error
+	h.checkouts.onStart = func(c context.Context) { startErr = c.Err() }
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/users/"+adaID+"/orders", strings.NewReader(oneLine))
+	r.Header.Set(web.AppTokenHeader, testToken)
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(idempotencyHeader, "k1")
+	h.handler.ServeHTTP(httptest.NewRecorder(), r)
+
+	h.store.onPut, h.checkouts.onStart = nil, nil
+	require.NoError(t, startErr, "the start saw the client's cancel")
+	require.Len(t, h.checkouts.started, 1, "the saga was started")
+	require.Len(t, h.store.orders, 1, "the order was saved")
+	again := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
+	assert.Contains(t, again.Body.String(), "00000000-0000-4000-8000-000000000001")
+}
+
+// A workflow engine busy for a moment (its store locked by a burst of
+// checkouts) is waited for: the checkout is accepted at the first request.
+func TestCheckoutStartRetriedWhileTheEngineIsBusy(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	h.checkouts.busy = startAttempts - 1
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Equal(t, startAttempts, h.checkouts.starts)
+	assert.Len(t, h.checkouts.started, 1)
+	assert.Len(t, h.store.orders, 1)
+}
+
+// The saga may save the order before the request does: the request then
+// answers with the order as saved.
+func TestOrderSavedByTheSagaFirst(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	id := "00000000-0000-4000-8000-000000000001"
+	var once sync.Once
+	h.store.onPut = func() {
+		once.Do(func() {
+			o := Order{ID: id, UserID: adaID, Status: StatusPending, Items: []Item{{ProductID: "espresso-beans-1kg", Name: "Espresso beans, 1 kg", Quantity: 2, PriceCents: 2450}},
+				TotalCents: 4900, CreatedAt: h.clock.Now(), Steps: []Step{}}
+			require.NoError(t, h.store.Create(context.Background(), o, "", claim{}))
+		})
+	}
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), id)
+	again := h.place(adaID, "k1", oneLine)
+	assert.Equal(t, w.Body.String(), again.Body.String())
+	assert.Len(t, h.store.orders, 1)
+}
