@@ -42,7 +42,12 @@ func Reexec() (int, error) {
 	if os.Geteuid() != 0 {
 		return 1, errors.New("make test-k8s needs root: it makes a network namespace (unshare --net) for the cluster, and later a kubelet")
 	}
+	// A namespace's ephemeral ports are its own (the machine's reserved
+	// ports do not carry over): kept below every fixed port the cluster
+	// listens on (50001 and up), so that no client connection takes one
+	// first (seen in CI: the injector's metrics port, 59094, in use).
 	setup := fmt.Sprintf(`set -e
+echo "32768 49999" > /proc/sys/net/ipv4/ip_local_port_range
 ip link set lo up
 ip link add k8s0 type veth peer name k8s1
 ip addr add %s dev k8s0
