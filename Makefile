@@ -286,7 +286,7 @@ check-k8s: ## render and check every Kubernetes overlay (deploy/k8s)
 # (tools/k8s/go.mod says how): etcd, kube-apiserver, kube-controller-manager
 # and kubectl at $(K8S_VERSION), kube-scheduler too, Dapr $(DAPR_VERSION)'s
 # operator and sidecar injector (from tools/, beside daprd), kwok (tools/kwok)
-# and Dapr's CRDs from its Helm chart. The first build takes about 25 minutes
+# and Dapr's CRDs from its Helm chart. The first build took 12 to 27 minutes
 # on two cores with cold caches (most of it kube-apiserver, then kwok);
 # later ones take seconds.
 K8S_VERSION := v1.34.4
@@ -300,7 +300,7 @@ K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/
   -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
 
 .PHONY: k8s-tools
-k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and Dapr's operator and injector into .bin/k8s/ (~25 min the first time)
+k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
 
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
 	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl $(K8S_VERSION) (about 20 minutes the first time)..."
@@ -331,8 +331,54 @@ $(BIN)/k8s/dapr-crds/.done: tools/go.mod
 	@cp "$$(cd tools && $(GO) list -m -f '{{.Dir}}' github.com/dapr/dapr)"/charts/dapr/crds/*.yaml $(BIN)/k8s/dapr-crds/
 	@chmod u+w $(BIN)/k8s/dapr-crds/*.yaml && touch $@
 
+# The images the manifests name, built without a container engine or a
+# registry by mkimage (tools/image): each app's and the state store's by
+# doing what deploy/Dockerfile and pluggable/redisstate/Dockerfile say (the
+# build stage runs here with this machine's Go, which must be their
+# GO_VERSION; an instruction mkimage does not know fails the build), Redis
+# from Debian's redis-server and its libraries (uid 999, as the manifest
+# runs it), daprd's, and the pause image from Kubernetes' pause.c. Every archive is
+# reproducible (SOURCE_DATE_EPOCH, else time 0) and `ctr images import`
+# reads it. Always rebuilt: the Go builds are cached.
+K8S_IMAGES := $(BIN)/k8s/images
+PAUSE_TAG  := 3.10.1
+REDIS_LIBS  = $(shell ldd /usr/bin/redis-server 2>/dev/null | awk '$$2 == "=>" {print $$3} $$1 ~ /^\// {print $$1}' | sort -u)
+.PHONY: k8s-images
+k8s-images: $(DAPR_BINS) ## build every image the Kubernetes manifests run (and daprd's) into .bin/k8s/images/ (tools/image; no engine or registry needed)
+	@mkdir -p $(K8S_IMAGES)
+	@cd tools/image && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$(BIN)/k8s/mkimage .
+	@for app in $(IMAGE_APPS); do \
+	  printf 'k8s-images: %s ' "$(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG)"; \
+	  $(BIN)/k8s/mkimage -dockerfile deploy/Dockerfile -context . -build-arg SERVICE=$$app \
+	    -tag $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG) -o $(K8S_IMAGES)/$$app.tar || exit 1; \
+	done
+	@printf 'k8s-images: %s ' "$(IMAGE_REGISTRY)/redisstate:$(IMAGE_TAG)"
+	@$(BIN)/k8s/mkimage -dockerfile pluggable/redisstate/Dockerfile -context pluggable/redisstate \
+	  -tag $(IMAGE_REGISTRY)/redisstate:$(IMAGE_TAG) -o $(K8S_IMAGES)/redisstate.tar
+	@command -v redis-server >/dev/null || { echo "k8s-images: the Redis image is made from Debian's redis-server: apt-get install redis-server"; exit 1; }
+	@printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'redis:x:999:999:redis:/data:/sbin/nologin' > $(K8S_IMAGES)/redis.passwd
+	@printf '%s\n' 'root:x:0:' 'redis:x:999:' > $(K8S_IMAGES)/redis.group
+	@printf 'k8s-images: %s ' "docker.io/library/redis:7.4-alpine (Debian's $$(redis-server --version | cut -d' ' -f3))"
+	@$(BIN)/k8s/mkimage -base scratch -user 999:999 -entrypoint /usr/local/bin/redis-server \
+	  -add /usr/local/bin/redis-server=/usr/bin/redis-server -add /etc/passwd=$(K8S_IMAGES)/redis.passwd \
+	  -add /etc/group=$(K8S_IMAGES)/redis.group $(foreach l,$(REDIS_LIBS),-add $(l)=$(l)) \
+	  -tag docker.io/library/redis:7.4-alpine -o $(K8S_IMAGES)/redis.tar
+	@# The sidecar the injector adds (tests/k8s/dapr.go names it): the daprd
+	@# that make tools built (or the official one it found), on the static
+	@# base, as Dapr's own image holds it.
+	@daprd=$(BIN)/daprd; [ -x "$$daprd" ] || daprd=$$HOME/.dapr/bin/daprd; \
+	  printf 'k8s-images: %s ' "ghcr.io/dapr/daprd:$(DAPR_VERSION) ($$daprd)"; \
+	  $(BIN)/k8s/mkimage -base static -add /daprd=$$daprd -entrypoint /daprd \
+	    -tag ghcr.io/dapr/daprd:$(DAPR_VERSION) -o $(K8S_IMAGES)/daprd.tar
+	@src="$$(cd tools/k8s && $(GO) mod download k8s.io/kubernetes && $(GO) list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"; \
+	  $${CC:-gcc} -Os -Wall -Werror -static -DVERSION=v$(PAUSE_TAG) -o $(K8S_IMAGES)/pause "$$src" && strip $(K8S_IMAGES)/pause
+	@printf 'k8s-images: %s ' "registry.k8s.io/pause:$(PAUSE_TAG)"
+	@$(BIN)/k8s/mkimage -base scratch -user 65535:65535 -entrypoint /pause -add /pause=$(K8S_IMAGES)/pause \
+	  -tag registry.k8s.io/pause:$(PAUSE_TAG) -o $(K8S_IMAGES)/pause.tar
+
 # Needs root: the cluster runs in a network namespace of its own (unshare).
 .PHONY: test-k8s
-test-k8s: tools k8s-tools ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, in a private network namespace (needs root; tests/k8s)
+test-k8s: tools k8s-tools k8s-images ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, and every image in a real containerd, in a private network namespace (needs root; tests/k8s)
+	cd tools/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(GO) test -v -count=1 -timeout 20m ./tests/k8s/
 # ---- end containers and Kubernetes ----

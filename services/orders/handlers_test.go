@@ -68,7 +68,12 @@ func newHarness() *harness {
 }
 
 func (h *harness) do(method, path, key, body string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	return h.doWithin(context.Background(), method, path, key, body)
+}
+
+// doWithin is do with the request bound to ctx (a client that may leave).
+func (h *harness) doWithin(ctx context.Context, method, path, key, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequestWithContext(ctx, method, path, strings.NewReader(body))
 	r.Header.Set(web.AppTokenHeader, testToken)
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")

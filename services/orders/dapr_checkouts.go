@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/dapr/durabletask-go/api"
+	"github.com/dapr/durabletask-go/workflow"
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/daprshop/daprshop/internal/sidecar"
+)
+
+// daprPublisher publishes CloudEvents with ids of our choosing through the
+// sidecar: the envelope is ours (content type application/cloudevents+json)
+// so daprd keeps its id.
+type daprPublisher struct {
+	client dapr.Client
+	pubsub string
+	source string
+}
+
+func (p *daprPublisher) Publish(ctx context.Context, topic, eventID string, data any) error {
+	ev := map[string]any{
+		"specversion":     "1.0",
+		"id":              eventID,
+		"source":          p.source,
+		"type":            "com.daprshop." + topic,
+		"datacontenttype": "application/json",
+		"data":            data,
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	err = p.client.PublishEvent(ctx, p.pubsub, topic, b, dapr.PublishEventWithContentType("application/cloudevents+json"))
+	return sidecar.Err(err, "publish %s", topic)
+}
+
+var _ checkouts = (*daprCheckouts)(nil)
+
+// daprCheckouts starts and cancels checkout sagas on Dapr Workflow.
+type daprCheckouts struct {
+	wf      *workflow.Client
+	tracker *sagaTracker
+}
+
+// Start schedules the order's saga unless it exists: an instance that ran
+// before would otherwise be started over. One that exists but has not begun
+// (pending) is woken. daprd 1.18.2 creates an instance's start reminder
+// before it saves the instance: when the save outlasts the caller's
+// deadline (a busy store) and lands afterwards, the reminder may already
+// have fired, found nothing ("No workflow state found ..., terminating
+// execution") and been deleted, and the saved instance then waits for a
+// reminder that is gone. The retry that finds it here raises an event that
+// the saga ignores: daprd saves it and sets a reminder of its own, which
+// runs the instance from its inbox, start included. For an instance whose
+// reminder is only late, it is one more event in its history.
+func (c *daprCheckouts) Start(ctx context.Context, o Order) error {
+	meta, err := c.wf.FetchWorkflowMetadata(ctx, o.ID)
+	switch {
+	case err == nil && meta.RuntimeStatus == workflow.StatusPending:
+		return sidecar.Err(c.wf.RaiseEvent(ctx, o.ID, wakeEvent), "wake checkout")
+	case err == nil:
+		return nil
+	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
+	default:
+		return sidecar.Err(errors.Unwrap(err), "read checkout")
+	}
+	_, err = c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(o))
+	if status.Code(errors.Unwrap(err)) == codes.AlreadyExists || status.Code(err) == codes.AlreadyExists {
+		return nil // started by a concurrent request a moment ago
+	}
+	if err != nil {
+		return sidecar.Err(err, "start checkout")
+	}
+	c.tracker.started(o)
+	return nil
+}
+
+// Cancel raises the cancel event the saga looks for between its steps.
+func (c *daprCheckouts) Cancel(ctx context.Context, orderID string) error {
+	err := c.wf.RaiseEvent(ctx, orderID, cancelEvent)
+	return sidecar.Err(err, "cancel checkout")
+}
