@@ -284,13 +284,14 @@ check-k8s: ## render and check every Kubernetes overlay (deploy/k8s)
 	cd deploy/k8s/check && $(GO) vet ./... && $(GO) test -count=1 ./...
 # A real Kubernetes control plane, built from source in a module of its own
 # (tools/k8s/go.mod says how): etcd, kube-apiserver, kube-controller-manager
-# and kubectl at $(K8S_VERSION), kube-scheduler too, Dapr $(DAPR_VERSION)'s
+# and kubectl at $(K8S_VERSION), kube-scheduler, the kubelet and kube-proxy too, Dapr $(DAPR_VERSION)'s
 # operator and sidecar injector (from tools/, beside daprd), kwok (tools/kwok)
 # and Dapr's CRDs from its Helm chart. The first build took 12 to 27 minutes
 # on two cores with cold caches (most of it kube-apiserver, then kwok);
 # later ones take seconds.
 K8S_VERSION := v1.34.4
-K8S_BINS    := $(BIN)/k8s/etcd $(BIN)/k8s/kube-apiserver $(BIN)/k8s/kube-controller-manager $(BIN)/k8s/kube-scheduler $(BIN)/k8s/kubectl
+K8S_BINS    := $(BIN)/k8s/etcd $(BIN)/k8s/kube-apiserver $(BIN)/k8s/kube-controller-manager $(BIN)/k8s/kube-scheduler $(BIN)/k8s/kubectl \
+  $(BIN)/k8s/kubelet $(BIN)/k8s/kube-proxy
 # Dapr's operator and sidecar injector, from the module that builds daprd.
 DAPR_K8S_BINS := $(BIN)/k8s/operator $(BIN)/k8s/injector
 DAPR_LDFLAGS  := -s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION) \
@@ -300,14 +301,15 @@ K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/
   -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
 
 .PHONY: k8s-tools
-k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
+k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet, kube-proxy, kwok and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
 
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
-	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl $(K8S_VERSION) (about 20 minutes the first time)..."
+	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet and kube-proxy $(K8S_VERSION) (10 to 25 minutes the first time)..."
 	@mkdir -p $(BIN)/k8s
 	@cd tools/k8s && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(K8S_LDFLAGS)" -o ../../$(BIN)/k8s/ \
 	  ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-	  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+	  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+	  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 
 $(DAPR_K8S_BINS) &: tools/go.mod tools/go.sum
 	@echo "k8s-tools: building Dapr $(DAPR_VERSION)'s operator and sidecar injector..."
@@ -378,7 +380,7 @@ k8s-images: $(DAPR_BINS) ## build every image the Kubernetes manifests run (and 
 
 # Needs root: the cluster runs in a network namespace of its own (unshare).
 .PHONY: test-k8s
-test-k8s: tools k8s-tools k8s-images ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, and every image in a real containerd, in a private network namespace (needs root; tests/k8s)
+test-k8s: tools k8s-tools k8s-images ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, every image in a real containerd, and a real kubelet's node, in a private network namespace (needs root; tests/k8s)
 	cd tools/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(GO) test -v -count=1 -timeout 20m ./tests/k8s/
 # ---- end containers and Kubernetes ----

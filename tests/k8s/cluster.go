@@ -35,6 +35,9 @@ type Cluster struct {
 	// controllers: kube-controller-manager runs (it makes, among others,
 	// each namespace's default service account).
 	controllers bool
+	// L4's node: containerd, then the kubelet and kube-proxy.
+	containerd *Containerd
+	nodeProcs  []*proc.Process
 }
 
 // Options say where the cluster keeps its files and writes its logs.
@@ -48,6 +51,10 @@ type Options struct {
 	// node labelled type=kwok: it marks them Ready and runs their pods on
 	// paper (L3). Nodes implies Controllers.
 	Nodes bool
+	// Kubelet adds kube-scheduler and a real node (L4, node.go): containerd
+	// and runc running the images of .bin/k8s/images, a kubelet, CNI and
+	// kube-proxy. Kubelet implies Controllers.
+	Kubelet bool
 }
 
 // Start starts etcd, then kube-apiserver, and returns once the API server
@@ -63,10 +70,13 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
-	o.Controllers = o.Controllers || o.Nodes
+	o.Controllers = o.Controllers || o.Nodes || o.Kubelet
 	bins := []string{"etcd", "kube-apiserver", "kubectl"}
 	if o.Nodes {
 		bins = append(bins, "kube-scheduler", "kwok")
+	}
+	if o.Kubelet {
+		bins = append(bins, "kube-scheduler", "kubelet", "kube-proxy")
 	}
 	if o.Controllers {
 		bins = append(bins, "kube-controller-manager")
@@ -119,6 +129,20 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 		c.controllers = true
 	}
+	if o.Kubelet && !o.Nodes {
+		s, err := c.scheduler()
+		if err != nil {
+			return nil, err
+		}
+		if err := c.run(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	if o.Kubelet {
+		if err := c.startNode(ctx, o.Log); err != nil {
+			return nil, err
+		}
+	}
 	if o.Nodes {
 		for _, spec := range []func() (proc.Spec, error){c.scheduler, c.kwok} {
 			s, err := spec()
@@ -144,8 +168,12 @@ func (c *Cluster) run(ctx context.Context, spec proc.Spec) error {
 	return p.WaitReady(ctx)
 }
 
-// Stop stops every process, the last started first.
+// Stop stops every process, the last started first (the node before the
+// control plane).
 func (c *Cluster) Stop() {
+	if err := c.stopNode(); err != nil {
+		c.lines.System("stopping the node: %v", err)
+	}
 	for _, p := range slices.Backward(c.procs) {
 		p.Stop()
 	}

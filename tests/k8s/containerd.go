@@ -33,8 +33,10 @@ type Containerd struct {
 const containerdState = "/run/daprshop-containerd"
 
 // StartContainerd starts containerd with its files in dir and returns
-// once its socket answers.
-func StartContainerd(ctx context.Context, dir string, log io.Writer) (*Containerd, error) {
+// once its socket answers. With cri, its CRI plugin serves a kubelet (L4:
+// node.go says how) and ctr works in the kubelet's namespace, k8s.io;
+// without, the plugin is off and ctr works in a namespace of its own.
+func StartContainerd(ctx context.Context, dir string, log io.Writer, cri bool) (*Containerd, error) {
 	for _, b := range []string{"containerd", "ctr", "runc"} {
 		if _, err := exec.LookPath(b); err != nil {
 			return nil, fmt.Errorf("%s not found: apt-get install containerd runc (.ci/run does)", b)
@@ -44,11 +46,19 @@ func StartContainerd(ctx context.Context, dir string, log io.Writer) (*Container
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-# The CRI plugin serves L4's kubelet; the image tests need none of it.
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = %q
 `, filepath.Join(dir, "root"), containerdState, c.Socket)
+	if cri {
+		c.Namespace = "k8s.io"
+		section, err := criSection(dir)
+		if err != nil {
+			return nil, err
+		}
+		config += section
+	} else {
+		config = "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n" + config
+	}
 	path := filepath.Join(dir, "containerd.toml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		return nil, err
@@ -68,6 +78,20 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		return nil, err
 	}
 	return c, nil
+}
+
+// ImportAll imports every image archive in dir (make k8s-images).
+func (c *Containerd) ImportAll(ctx context.Context, dir string) error {
+	archives, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if err != nil || len(archives) == 0 {
+		return fmt.Errorf("no image archives in %s: run make k8s-images", dir)
+	}
+	for _, a := range archives {
+		if _, err := c.Ctr(ctx, "images", "import", a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Ctr runs ctr against this containerd, in its namespace, and returns what
@@ -169,7 +193,8 @@ func (c *Containerd) Stop() error {
 	if tasks, err := c.Tasks(ctx); err == nil {
 		for id := range tasks {
 			_, _ = c.Ctr(ctx, "tasks", "kill", "--signal", "SIGKILL", id)
-			if _, err := c.Ctr(ctx, "tasks", "delete", "--force", id); err != nil {
+			// A pod's containers may end with its sandbox: gone is fine.
+			if _, err := c.Ctr(ctx, "tasks", "delete", "--force", id); err != nil && !strings.Contains(err.Error(), "not found") {
 				errs = append(errs, err)
 			}
 		}

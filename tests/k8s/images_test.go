@@ -194,7 +194,7 @@ func ghcr(app string, names []string) string {
 func startContainerd(t *testing.T) *Containerd {
 	t.Helper()
 	log := &proc.Buffer{}
-	ctd, err := StartContainerd(context.Background(), t.TempDir(), log)
+	ctd, err := StartContainerd(context.Background(), t.TempDir(), log, false)
 	require.NoError(t, err, "containerd: %s", log.Tail(20))
 	t.Cleanup(func() {
 		assert.NoError(t, ctd.Stop())

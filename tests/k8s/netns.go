@@ -48,6 +48,7 @@ func Reexec() (int, error) {
 	// first (seen in CI: the injector's metrics port, 59094, in use).
 	setup := fmt.Sprintf(`set -e
 echo "32768 49999" > /proc/sys/net/ipv4/ip_local_port_range
+echo 1 > /proc/sys/net/ipv4/ip_forward
 ip link set lo up
 ip link add k8s0 type veth peer name k8s1
 ip addr add %s dev k8s0
@@ -55,11 +56,27 @@ ip link set k8s0 up
 ip link set k8s1 up
 ip route add %s dev k8s0
 mount -t tmpfs -o mode=0755 daprshop-k8s-run /run
+for d in /var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods; do
+  mkdir -p "$d" && mount -t tmpfs -o mode=0755 daprshop-k8s-node "$d"
+done
+mkdir /run/daprshop-sysctl
+for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 \
+    kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
+  f=/run/daprshop-sysctl/$(echo "${kv%%=*}" | tr / .)
+  echo "${kv#*=}" > "$f"
+  mount --bind -o ro "$f" "/proc/sys/${kv%%=*}"
+done
 exec "$0" "$@"`, nodeCIDR, ServiceRange)
 	// A mount namespace too (private by default), whose /run is a tmpfs of
 	// its own: the cluster's processes write there (the Dapr injector's
-	// sentry token, later the kubelet's and containerd's sockets), and the
-	// machine's /run is neither seen nor changed.
+	// sentry token, the kubelet's and containerd's sockets), and the
+	// machine's /run is neither seen nor changed. In it, the six kernel
+	// settings the kubelet wants (it sets them at start when they differ,
+	// and they are the machine's, not the namespace's: panic on an oops,
+	// overcommit) read as it wants them, from files bound over them: the
+	// machine's own stay as they are. The folders the kubelet and the CNI
+	// plugins write at fixed paths (device plugins, container log links,
+	// IP address leases) are tmpfs of the namespace's own too.
 	args := append([]string{"--net", "--mount", "--fork", "--kill-child", "--", "sh", "-c", setup}, os.Args...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
