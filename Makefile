@@ -301,7 +301,7 @@ K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/
   -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
 
 .PHONY: k8s-tools
-k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet, kube-proxy, kwok and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
+k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/coredns $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet, kube-proxy, kwok, CoreDNS and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
 
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
 	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet and kube-proxy $(K8S_VERSION) (10 to 25 minutes the first time)..."
@@ -327,6 +327,14 @@ $(BIN)/k8s/kwok $(BIN)/k8s/kwok-stages.yaml &: tools/kwok/go.mod tools/kwok/go.s
 	@dir="$$(cd tools/kwok && $(GO) list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"; \
 	  for f in $(KWOK_STAGES); do cat "$$dir/$$f"; echo "---"; done > $(BIN)/k8s/kwok-stages.yaml
 
+# CoreDNS (L4's cluster DNS) with the plugins the cluster's Corefile uses
+# (tools/coredns/main.go).
+COREDNS_VERSION := v1.13.2
+$(BIN)/k8s/coredns: tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go
+	@echo "k8s-tools: building CoreDNS $(COREDNS_VERSION) (a few minutes the first time)..."
+	@mkdir -p $(BIN)/k8s
+	@cd tools/coredns && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/k8s/coredns .
+
 # Dapr's CRDs, as its Helm chart installs them, from the module tools/ pins.
 $(BIN)/k8s/dapr-crds/.done: tools/go.mod
 	@mkdir -p $(BIN)/k8s/dapr-crds
@@ -339,14 +347,14 @@ $(BIN)/k8s/dapr-crds/.done: tools/go.mod
 # build stage runs here with this machine's Go, which must be their
 # GO_VERSION; an instruction mkimage does not know fails the build), Redis
 # from Debian's redis-server and its libraries (uid 999, as the manifest
-# runs it), daprd's, and the pause image from Kubernetes' pause.c. Every archive is
+# runs it), daprd's, CoreDNS's, and the pause image from Kubernetes' pause.c. Every archive is
 # reproducible (SOURCE_DATE_EPOCH, else time 0) and `ctr images import`
 # reads it. Always rebuilt: the Go builds are cached.
 K8S_IMAGES := $(BIN)/k8s/images
 PAUSE_TAG  := 3.10.1
 REDIS_LIBS  = $(shell ldd /usr/bin/redis-server 2>/dev/null | awk '$$2 == "=>" {print $$3} $$1 ~ /^\// {print $$1}' | sort -u)
 .PHONY: k8s-images
-k8s-images: $(DAPR_BINS) ## build every image the Kubernetes manifests run (and daprd's) into .bin/k8s/images/ (tools/image; no engine or registry needed)
+k8s-images: $(DAPR_BINS) $(BIN)/k8s/coredns ## build every image the Kubernetes manifests run (and daprd's) into .bin/k8s/images/ (tools/image; no engine or registry needed)
 	@mkdir -p $(K8S_IMAGES)
 	@cd tools/image && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$(BIN)/k8s/mkimage .
 	@for app in $(IMAGE_APPS); do \
@@ -372,6 +380,9 @@ k8s-images: $(DAPR_BINS) ## build every image the Kubernetes manifests run (and 
 	  printf 'k8s-images: %s ' "ghcr.io/dapr/daprd:$(DAPR_VERSION) ($$daprd)"; \
 	  $(BIN)/k8s/mkimage -base static -add /daprd=$$daprd -entrypoint /daprd \
 	    -tag ghcr.io/dapr/daprd:$(DAPR_VERSION) -o $(K8S_IMAGES)/daprd.tar
+	@printf 'k8s-images: %s ' "registry.k8s.io/coredns/coredns:$(COREDNS_VERSION)"
+	@$(BIN)/k8s/mkimage -base static -add /coredns=$(BIN)/k8s/coredns -entrypoint /coredns \
+	  -tag registry.k8s.io/coredns/coredns:$(COREDNS_VERSION) -o $(K8S_IMAGES)/coredns.tar
 	@src="$$(cd tools/k8s && $(GO) mod download k8s.io/kubernetes && $(GO) list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"; \
 	  $${CC:-gcc} -Os -Wall -Werror -static -DVERSION=v$(PAUSE_TAG) -o $(K8S_IMAGES)/pause "$$src" && strip $(K8S_IMAGES)/pause
 	@printf 'k8s-images: %s ' "registry.k8s.io/pause:$(PAUSE_TAG)"
@@ -380,7 +391,7 @@ k8s-images: $(DAPR_BINS) ## build every image the Kubernetes manifests run (and 
 
 # Needs root: the cluster runs in a network namespace of its own (unshare).
 .PHONY: test-k8s
-test-k8s: tools k8s-tools k8s-images ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, every image in a real containerd, and a real kubelet's node, in a private network namespace (needs root; tests/k8s)
+test-k8s: tools k8s-tools k8s-images ## the manifests against a real API server, the real Dapr injector, then a scheduler and kwok nodes, every image in a real containerd, and the shop on a real kubelet's node, in a private network namespace (needs root; tests/k8s)
 	cd tools/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(GO) test -v -count=1 -timeout 20m ./tests/k8s/
 # ---- end containers and Kubernetes ----

@@ -35,6 +35,9 @@ type Placement struct {
 	Port, HealthzPort, MetricsPort, RaftPort int
 	LogLevel                                 string
 	TLS                                      *TLS
+	// Kubernetes runs it in Kubernetes mode: it asks sentry for its
+	// identity with the service account token in DAPR_SENTRY_TOKEN_FILE.
+	Kubernetes bool
 }
 
 // Spec runs bin (placement) in dir; ready once its /healthz answers.
@@ -52,6 +55,7 @@ func (p Placement) Spec(bin, dir string, env []string) proc.Spec {
 			"--metrics-port=" + strconv.Itoa(p.MetricsPort),
 			"--metrics-listen-address=127.0.0.1",
 			"--initial-cluster=dapr-placement-0=127.0.0.1:" + strconv.Itoa(p.RaftPort),
+			"--mode=" + mode(p.Kubernetes),
 		}, p.TLS.args()...),
 		Dir: dir,
 		Env: env,
@@ -61,6 +65,13 @@ func (p Placement) Spec(bin, dir string, env []string) proc.Spec {
 		},
 		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz", p.HealthzPort)),
 	}
+}
+
+func mode(kubernetes bool) string {
+	if kubernetes {
+		return "kubernetes"
+	}
+	return "standalone"
 }
 
 // Addr is where daprd reaches it.
@@ -76,14 +87,23 @@ type Scheduler struct {
 	EtcdDataDir, IdentityDir       string
 	LogLevel                       string
 	TLS                            *TLS
+	// Kubeconfig, when set, runs it in Kubernetes mode with that
+	// kubeconfig: its identity from sentry by the service account token in
+	// DAPR_SENTRY_TOKEN_FILE, and it deletes a namespace's jobs when the
+	// namespace goes.
+	Kubeconfig string
 }
 
 // Spec runs bin (scheduler) in dir; ready once its /healthz answers.
 func (s Scheduler) Spec(bin, dir string, env []string) proc.Spec {
+	args := []string{"--mode=" + mode(s.Kubeconfig != "")}
+	if s.Kubeconfig != "" {
+		args = append(args, "--kubeconfig="+s.Kubeconfig)
+	}
 	return proc.Spec{
 		Name: "scheduler",
 		Path: bin,
-		Args: append([]string{
+		Args: append(append([]string{
 			"--log-level=" + or(s.LogLevel, "info"),
 			"--id=dapr-scheduler-server-0",
 			"--port=" + strconv.Itoa(s.Port),
@@ -98,7 +118,7 @@ func (s Scheduler) Spec(bin, dir string, env []string) proc.Spec {
 			"--etcd-client-listen-address=127.0.0.1",
 			"--etcd-initial-cluster=dapr-scheduler-server-0=http://127.0.0.1:" + strconv.Itoa(s.EtcdPeerPort),
 			"--identity-directory-write=" + s.IdentityDir,
-		}, s.TLS.args()...),
+		}, args...), s.TLS.args()...),
 		Dir: dir,
 		Env: env,
 		Ports: []proc.Port{

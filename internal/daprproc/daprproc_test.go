@@ -83,3 +83,28 @@ func TestControlPlaneTLS(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:5", Scheduler{Port: 5}.Addr())
 	assert.Contains(t, Scheduler{Port: 5}.Spec("scheduler", "", nil).Args, "--override-broadcast-host-port=127.0.0.1:5")
 }
+
+func TestControlPlaneMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		args      []string
+		want, not []string
+	}{
+		{"placement standalone", Placement{}.Spec("placement", "", nil).Args, []string{"--mode=standalone"}, []string{"--mode=kubernetes"}},
+		{"placement kubernetes", Placement{Kubernetes: true}.Spec("placement", "", nil).Args, []string{"--mode=kubernetes"}, []string{"--mode=standalone"}},
+		{"scheduler standalone", Scheduler{}.Spec("scheduler", "", nil).Args, []string{"--mode=standalone"}, []string{"--mode=kubernetes"}},
+		{"scheduler kubernetes", Scheduler{Kubeconfig: "/k/sa.kubeconfig"}.Spec("scheduler", "", nil).Args,
+			[]string{"--mode=kubernetes", "--kubeconfig=/k/sa.kubeconfig"}, []string{"--mode=standalone"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, w := range tt.want {
+				assert.Contains(t, tt.args, w)
+			}
+			for _, n := range tt.not {
+				assert.NotContains(t, tt.args, n)
+			}
+		})
+	}
+}

@@ -97,6 +97,11 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := c.pki.issue("admin", "admin", []string{"system:masters"}, nil, x509.ExtKeyUsageClientAuth); err != nil {
 		return nil, err
 	}
+	// How the API server reaches the kubelets for logs, exec and
+	// port-forward (kubeadm's apiserver-kubelet-client).
+	if err := c.pki.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, x509.ExtKeyUsageClientAuth); err != nil {
+		return nil, err
+	}
 	if err := c.pki.issue("controller-manager", "system:kube-controller-manager", nil, []string{"127.0.0.1"}, x509.ExtKeyUsageClientAuth); err != nil {
 		return nil, err
 	}
@@ -129,7 +134,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 		c.controllers = true
 	}
-	if o.Kubelet && !o.Nodes {
+	if o.Kubelet || o.Nodes {
 		s, err := c.scheduler()
 		if err != nil {
 			return nil, err
@@ -144,14 +149,12 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}
 	if o.Nodes {
-		for _, spec := range []func() (proc.Spec, error){c.scheduler, c.kwok} {
-			s, err := spec()
-			if err != nil {
-				return nil, err
-			}
-			if err := c.run(ctx, s); err != nil {
-				return nil, err
-			}
+		s, err := c.kwok()
+		if err != nil {
+			return nil, err
+		}
+		if err := c.run(ctx, s); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
@@ -243,6 +246,10 @@ func (c *Cluster) apiserver() (proc.Spec, error) {
 			"--service-account-key-file=" + c.pki.path("sa.pub"),
 			"--service-account-signing-key-file=" + c.pki.path("sa.key"),
 			"--allow-privileged=false",
+			"--kubelet-client-certificate=" + c.pki.path("apiserver-kubelet-client.crt"),
+			"--kubelet-client-key=" + c.pki.path("apiserver-kubelet-client.key"),
+			"--kubelet-certificate-authority=" + c.pki.path("ca.crt"),
+			"--kubelet-preferred-address-types=InternalIP",
 			// Webhooks and CRD conversion reach a Service through its
 			// EndpointSlices rather than its ClusterIP: the Dapr control
 			// plane runs beside the API server (no kube-proxy before L4).

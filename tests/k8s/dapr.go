@@ -21,6 +21,8 @@ const (
 	operatorPort        = 6500
 	operatorWebhookPort = 19443
 	injectorPort        = 4000
+	placementPort       = 50005
+	schedulerPort       = 50006
 	// SidecarImage is the chart's daprd image, which the injector writes
 	// into every pod it injects.
 	SidecarImage = "ghcr.io/dapr/daprd:1.18.2"
@@ -34,16 +36,16 @@ const (
 
 // StartDapr installs Dapr's control plane objects (testdata/dapr-system.yaml:
 // the chart's service accounts, RBAC, trust bundle, daprsystem
-// Configuration, Services) and starts sentry (Kubernetes mode), then the
-// operator and the sidecar injector, each with its own service account's
-// credentials, and registers the injector's webhook. It needs the
-// controllers (Options.Controllers) and Dapr's CRDs.
+// Configuration, Services) and starts sentry (Kubernetes mode), then
+// placement, the scheduler, the operator and the sidecar injector, each
+// with its own service account's credentials, and registers the injector's
+// webhook. It needs the controllers (Options.Controllers) and Dapr's CRDs.
 func (c *Cluster) StartDapr(ctx context.Context) error {
 	if !c.controllers {
 		return errors.New("the Dapr control plane needs kube-controller-manager (Options.Controllers)")
 	}
 	daprBin := filepath.Join(c.Root, ".bin")
-	for _, b := range []string{filepath.Join(daprBin, "sentry"), filepath.Join(c.bin, "operator"), filepath.Join(c.bin, "injector")} {
+	for _, b := range []string{filepath.Join(daprBin, "sentry"), filepath.Join(daprBin, "placement"), filepath.Join(daprBin, "scheduler"), filepath.Join(c.bin, "operator"), filepath.Join(c.bin, "injector")} {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("%s not found: run `make tools k8s-tools` first", b)
 		}
@@ -79,6 +81,10 @@ func (c *Cluster) StartDapr(ctx context.Context) error {
 	}
 	anchors, err := c.trustAnchors(ctx, filepath.Join(dir, "ca.crt"))
 	if err != nil {
+		return err
+	}
+
+	if err := c.startActorServices(ctx, dir, anchors, env); err != nil {
 		return err
 	}
 
@@ -145,6 +151,34 @@ func (c *Cluster) StartDapr(ctx context.Context) error {
 	})
 }
 
+// startActorServices starts placement and the scheduler on the node's
+// address, each with a sentry token of its own identity pod.
+func (c *Cluster) startActorServices(ctx context.Context, dir, anchors string, env func(...string) []string) error {
+	tls := &daprproc.TLS{TrustDomain: "cluster.local", TrustAnchorsFile: anchors, SentryAddress: fmt.Sprintf("%s:%d", NodeIP, sentryPort)}
+	token, err := c.sentryToken(ctx, dir, "dapr-placement", "dapr-placement-identity")
+	if err != nil {
+		return err
+	}
+	placement := daprproc.Placement{Host: NodeIP, Port: placementPort, HealthzPort: 58085, MetricsPort: 59095, RaftPort: 58086, TLS: tls, Kubernetes: true}
+	if err := c.run(ctx, placement.Spec(filepath.Join(c.Root, ".bin", "placement"), dir, env("DAPR_SENTRY_TOKEN_FILE="+token))); err != nil {
+		return err
+	}
+	if token, err = c.sentryToken(ctx, dir, "dapr-scheduler", "dapr-scheduler-identity"); err != nil {
+		return err
+	}
+	kc, err := c.serviceAccountKubeconfig(ctx, dir, "dapr-scheduler")
+	if err != nil {
+		return err
+	}
+	scheduler := daprproc.Scheduler{
+		Host: NodeIP, Port: schedulerPort, HealthzPort: 58087, MetricsPort: 59096,
+		EtcdClientPort: 52379, EtcdPeerPort: 52380,
+		EtcdDataDir: filepath.Join(dir, "scheduler-etcd"), IdentityDir: filepath.Join(dir, "scheduler-identity"),
+		TLS: tls, Kubeconfig: kc,
+	}
+	return c.run(ctx, scheduler.Spec(filepath.Join(c.Root, ".bin", "scheduler"), dir, env("DAPR_SENTRY_TOKEN_FILE="+token)))
+}
+
 // serviceAccountKubeconfig writes a kubeconfig that acts as the service
 // account (a token from the API server), so that each part of the control
 // plane has exactly the chart's RBAC.
@@ -186,7 +220,8 @@ func (c *Cluster) trustAnchors(ctx context.Context, path string) (string, error)
 	return path, err
 }
 
-// poll runs f until it returns nil or within is over (its last error).
+// poll runs f until it returns nil, an error wrapped in stopPolling, or
+// within is over (its last error).
 func poll(ctx context.Context, within time.Duration, f func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
@@ -195,6 +230,9 @@ func poll(ctx context.Context, within time.Duration, f func() error) error {
 		if err == nil {
 			return nil
 		}
+		if stop, ok := err.(stopPolling); ok {
+			return stop.error
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (gave up after %s)", err, within)
@@ -202,6 +240,9 @@ func poll(ctx context.Context, within time.Duration, f func() error) error {
 		}
 	}
 }
+
+// stopPolling ends a poll at once with its error.
+type stopPolling struct{ error }
 
 func copyFile(from, to string) error {
 	b, err := os.ReadFile(from)

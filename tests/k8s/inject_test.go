@@ -1,7 +1,6 @@
 package k8s
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -51,11 +50,7 @@ type container struct {
 // settings of the pod's annotations, and the namespace's restricted Pod
 // Security admits the result.
 func TestSidecarsInjected(t *testing.T) {
-	c := startClusterWith(t, Options{Controllers: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	InstallDaprCRDs(t, ctx, c)
-	require.NoError(t, c.StartDapr(ctx), "the Dapr control plane")
+	c, ctx := startWithDapr(t, Options{Controllers: true}, 10*time.Minute)
 	PrepareNamespace(t, ctx, c)
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-k", "deploy/k8s/infra/redis")
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-k", "deploy/k8s/overlays/redis")

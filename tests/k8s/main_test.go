@@ -6,7 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/proc"
 )
@@ -61,6 +65,7 @@ func startClusterWith(t *testing.T, o Options) *Cluster {
 				out, stderr, _ := c.Kubectl(context.Background(), "", args...)
 				fmt.Fprintf(f, "--- kubectl %v\n%s%s\n", args, out, stderr)
 			}
+			dumpPodLogs(c, f)
 		}
 		c.Stop()
 		f.Close()
@@ -69,6 +74,40 @@ func startClusterWith(t *testing.T, o Options) *Cluster {
 		}
 	})
 	return c
+}
+
+// startWithDapr starts the cluster o asks for, installs Dapr's CRDs and
+// starts its control plane, and returns it with a context that ends after
+// within.
+func startWithDapr(t *testing.T, o Options, within time.Duration) (*Cluster, context.Context) {
+	t.Helper()
+	c := startClusterWith(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	t.Cleanup(cancel)
+	InstallDaprCRDs(t, ctx, c)
+	require.NoError(t, c.StartDapr(ctx), "the Dapr control plane")
+	return c, ctx
+}
+
+// dumpPodLogs writes the last lines of every container of every pod that
+// is not Ready, and of its previous run if it restarted.
+func dumpPodLogs(c *Cluster, w io.Writer) {
+	ctx := context.Background()
+	out, _, err := c.Kubectl(ctx, "", "get", "pods", "-A", "--field-selector=status.phase=Running", "-o",
+		`jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[2] == "True" {
+			continue
+		}
+		for _, previous := range []string{"--previous=false", "--previous=true"} {
+			logs, stderr, _ := c.Kubectl(ctx, "", "-n", f[0], "logs", f[1], "--all-containers", "--prefix", "--tail=40", previous)
+			fmt.Fprintf(w, "--- kubectl -n %s logs %s %s\n%s%s\n", f[0], f[1], previous, logs, stderr)
+		}
+	}
 }
 
 // repoRoot finds the folder holding the services' go.mod.

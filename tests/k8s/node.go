@@ -175,7 +175,8 @@ func (c *Cluster) kubeProxySpec() (proc.Spec, error) {
 
 // startNode starts containerd with its CRI plugin and imports every
 // image of .bin/k8s/images into the kubelet's namespace, then the kubelet
-// and kube-proxy, and waits until the node is Ready.
+// and kube-proxy, waits until the node is Ready, and runs the cluster's
+// DNS on it.
 func (c *Cluster) startNode(ctx context.Context, log io.Writer) error {
 	dir := filepath.Join(c.Dir, "node")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -209,7 +210,15 @@ func (c *Cluster) startNode(ctx context.Context, log io.Writer) error {
 			return err
 		}
 	}
-	_, _, err = c.Kubectl(ctx, "", "wait", "--for=condition=Ready", "node/"+NodeName, "--timeout=2m")
+	if _, _, err := c.Kubectl(ctx, "", "wait", "--for=condition=Ready", "node/"+NodeName, "--timeout=2m"); err != nil {
+		return err
+	}
+	// The cluster's DNS (testdata/coredns.yaml), as kubeadm's addon phase
+	// installs it once the node is up.
+	if _, _, err := c.Kubectl(ctx, "", "apply", "--server-side", "-f", filepath.Join(c.Root, "tests", "k8s", "testdata", "coredns.yaml")); err != nil {
+		return err
+	}
+	_, _, err = c.Kubectl(ctx, "", "-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=2m")
 	return err
 }
 

@@ -1,7 +1,6 @@
 package k8s
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -19,11 +18,7 @@ import (
 // pods healthy, the autoscalers find their targets, and `kubectl drain`
 // evicts a node's pods only as far as the budgets allow.
 func TestScheduledOnNodes(t *testing.T) {
-	c := startClusterWith(t, Options{Nodes: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	InstallDaprCRDs(t, ctx, c)
-	require.NoError(t, c.StartDapr(ctx), "the Dapr control plane")
+	c, ctx := startWithDapr(t, Options{Nodes: true}, 12*time.Minute)
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-f", filepath.Join("tests", "k8s", "testdata", "kwok-nodes.yaml"))
 	c.MustKubectl(t, ctx, "", "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
 	nodesCreated := time.Now()
