@@ -23,6 +23,11 @@ DAPR_COMMIT  := d2dd3747145e38e4d85db4714e26d7569c9c37db
 # The race detector needs cgo; use it where a C compiler is installed.
 RACE         := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 DAPR_BINS    := $(BIN)/daprd $(BIN)/placement $(BIN)/scheduler $(BIN)/sentry
+# Two makes may build the same tool at once (.ci/run builds Consul's and
+# Kubernetes' beside the tests, which build them when they reach them): each
+# such build holds this lock, and the second, once it has it, finds Go's
+# cache warm and the binary up to date.
+LOCKED        = mkdir -p $(CURDIR)/$(BIN) && flock $(CURDIR)/$(BIN)/.build.lock
 
 .PHONY: help
 help: ## list the targets
@@ -82,7 +87,7 @@ $(BIN)/redisstate: $(wildcard pluggable/redisstate/*.go) pluggable/redisstate/go
 # lines). About 6 minutes the first time on 2 cores; 131 MB.
 $(BIN)/consul: tools/consul/go.mod tools/consul/go.sum
 	@echo "tools: building consul (a few minutes the first time)..."
-	@cd tools/consul && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/consul github.com/hashicorp/consul
+	@cd tools/consul && $(LOCKED) env CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/consul github.com/hashicorp/consul
 	@touch $@
 
 # The metric-name extractor of deploy/observability's rules and dashboards
@@ -144,15 +149,25 @@ test-redis: tools ## the state store conformance suite on the redis profile's co
 	DAPRSHOP_CONFORMANCE=daprshop-redis,stock-redis,sqlite $(GO) test $(RACE) -count=1 -run 'TestStateStoreConformance|TestRedisStateCrashes' -v ./internal/daprdtest/
 	DAPRSHOP_TEST_STATE_STORE=daprshop-redis $(GO) test $(RACE) -count=1 ./internal/barrier/ ./services/...
 
+# Each stage says how long it took (CI's log has no clock of its own).
+STAGE = s=$$(date +%s); $(1) || exit 1; echo "$(2) took $$(( $$(date +%s) - s ))s"
+
 .PHONY: test-matrix
-test-matrix: test tools-consul test-redis ## make test, the redis state store's suites, the end-to-end suite on every other profile and name resolution, then make test-k8s
+test-matrix: test test-profiles ## make test, then make test-profiles: what CI runs
+
+# What test-matrix runs after make test. .ci/run runs the two itself, with
+# Consul and the Kubernetes tools building beside them at the lowest priority
+# until the stage that needs them (the suite on consul, make test-k8s).
+.PHONY: test-profiles
+test-profiles: ## the redis state store's suites, the end-to-end suite on every other profile and name resolution, then make test-k8s
+	@$(call STAGE,$(MAKE) --no-print-directory test-redis,test-profiles: test-redis)
 	@for p in $(filter-out local,$(PROFILES)); do \
-	  $(MAKE) --no-print-directory test-e2e PROFILE=$$p NAMERESOLUTION=sqlite || exit 1; \
+	  $(call STAGE,$(MAKE) --no-print-directory test-e2e PROFILE=$$p NAMERESOLUTION=sqlite,test-profiles: the suite on $$p); \
 	done
 	@for nr in mdns consul; do \
-	  $(MAKE) --no-print-directory test-e2e PROFILE=local NAMERESOLUTION=$$nr || exit 1; \
+	  $(call STAGE,$(MAKE) --no-print-directory test-e2e PROFILE=local NAMERESOLUTION=$$nr,test-profiles: the suite on local with $$nr); \
 	done
-	@$(MAKE) --no-print-directory test-k8s
+	@$(call STAGE,$(MAKE) --no-print-directory test-k8s,test-profiles: test-k8s)
 
 # The fault scenarios (tests/chaos_*_test.go, tests/security_test.go) at
 # full counts: kill -9 mid-saga of every participant and the control plane,
@@ -306,7 +321,7 @@ k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/coredns $(BIN
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
 	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet and kube-proxy $(K8S_VERSION) (10 to 25 minutes the first time)..."
 	@mkdir -p $(BIN)/k8s
-	@cd tools/k8s && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(K8S_LDFLAGS)" -o ../../$(BIN)/k8s/ \
+	@cd tools/k8s && $(LOCKED) env CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(K8S_LDFLAGS)" -o ../../$(BIN)/k8s/ \
 	  ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 	  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
 	  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
@@ -314,7 +329,7 @@ $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
 $(DAPR_K8S_BINS) &: tools/go.mod tools/go.sum
 	@echo "k8s-tools: building Dapr $(DAPR_VERSION)'s operator and sidecar injector..."
 	@mkdir -p $(BIN)/k8s
-	@cd tools && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../$(BIN)/k8s/ \
+	@cd tools && $(LOCKED) env CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(DAPR_LDFLAGS)" -o ../$(BIN)/k8s/ \
 	  github.com/dapr/dapr/cmd/operator github.com/dapr/dapr/cmd/injector
 
 # kwok (L3's simulated kubelets) and its "fast" stages, from its module.
@@ -323,7 +338,7 @@ KWOK_STAGES := node/fast/node-initialize.yaml node/heartbeat-with-lease/node-hea
 $(BIN)/k8s/kwok $(BIN)/k8s/kwok-stages.yaml &: tools/kwok/go.mod tools/kwok/go.sum
 	@echo "k8s-tools: building kwok (a few minutes the first time)..."
 	@mkdir -p $(BIN)/k8s
-	@cd tools/kwok && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/k8s/kwok sigs.k8s.io/kwok/cmd/kwok
+	@cd tools/kwok && $(LOCKED) env CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/k8s/kwok sigs.k8s.io/kwok/cmd/kwok
 	@dir="$$(cd tools/kwok && $(GO) list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"; \
 	  for f in $(KWOK_STAGES); do cat "$$dir/$$f"; echo "---"; done > $(BIN)/k8s/kwok-stages.yaml
 
@@ -333,7 +348,7 @@ COREDNS_VERSION := v1.13.2
 $(BIN)/k8s/coredns: tools/coredns/go.mod tools/coredns/go.sum tools/coredns/main.go
 	@echo "k8s-tools: building CoreDNS $(COREDNS_VERSION) (a few minutes the first time)..."
 	@mkdir -p $(BIN)/k8s
-	@cd tools/coredns && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/k8s/coredns .
+	@cd tools/coredns && $(LOCKED) env CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/k8s/coredns .
 
 # Dapr's CRDs, as its Helm chart installs them, from the module tools/ pins.
 $(BIN)/k8s/dapr-crds/.done: tools/go.mod
