@@ -55,10 +55,10 @@ func TestDaprCheckouts(t *testing.T) {
 
 	t.Run("a new order's saga is started once, however often it is asked", func(t *testing.T) {
 		o := order()
-		require.NoError(t, checkouts.Start(ctx, o))
+		require.NoError(t, checkouts.Start(ctx, o, true), "scheduled without a look first")
 		completed(t, o.ID)
 		before := runs.Load()
-		require.NoError(t, checkouts.Start(ctx, o))
+		require.NoError(t, checkouts.Start(ctx, o, false), "a retry, or a take-over of its key")
 		meta, err := wf.FetchWorkflowMetadata(ctx, o.ID)
 		require.NoError(t, err)
 		assert.Equal(t, workflow.StatusCompleted.String(), meta.RuntimeStatus.String(), "not started over")
@@ -77,7 +77,7 @@ func TestDaprCheckouts(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, workflow.StatusPending.String(), meta.RuntimeStatus.String())
 
-		require.NoError(t, checkouts.Start(ctx, o))
+		require.NoError(t, checkouts.Start(ctx, o, false))
 		completed(t, o.ID)
 	})
 }

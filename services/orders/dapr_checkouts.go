@@ -59,18 +59,25 @@ type daprCheckouts struct {
 // the saga ignores: daprd saves it and sets a reminder of its own, which
 // runs the instance from its inbox, start included. For an instance whose
 // reminder is only late, it is one more event in its history.
-func (c *daprCheckouts) Start(ctx context.Context, o Order) error {
-	meta, err := c.wf.FetchWorkflowMetadata(ctx, o.ID)
-	switch {
-	case err == nil && meta.RuntimeStatus == workflow.StatusPending:
-		return sidecar.Err(c.wf.RaiseEvent(ctx, o.ID, wakeEvent), "wake checkout")
-	case err == nil:
-		return nil
-	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
-	default:
-		return sidecar.Err(errors.Unwrap(err), "read checkout")
+//
+// A new order (isNew: its id is its request's own, no start tried) can have
+// no instance: its saga is scheduled without that look, one round trip to
+// the workflow engine's store fewer on every checkout but a retried or
+// taken-over one.
+func (c *daprCheckouts) Start(ctx context.Context, o Order, isNew bool) error {
+	if !isNew {
+		meta, err := c.wf.FetchWorkflowMetadata(ctx, o.ID)
+		switch {
+		case err == nil && meta.RuntimeStatus == workflow.StatusPending:
+			return sidecar.Err(c.wf.RaiseEvent(ctx, o.ID, wakeEvent), "wake checkout")
+		case err == nil:
+			return nil
+		case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
+		default:
+			return sidecar.Err(errors.Unwrap(err), "read checkout")
+		}
 	}
-	_, err = c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(o))
+	_, err := c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(o))
 	if status.Code(errors.Unwrap(err)) == codes.AlreadyExists || status.Code(err) == codes.AlreadyExists {
 		return nil // started by a concurrent request a moment ago
 	}

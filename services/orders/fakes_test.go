@@ -17,6 +17,7 @@ type fakeOrderStore struct {
 	index   map[string][]string
 	claims  map[string]claim
 	version map[string]int
+	reads   int // Claim calls
 	err     error
 	// onPut, when set, runs (unlocked) after each successful PutClaim: a
 	// test's hook to act while a request is in flight.
@@ -32,6 +33,7 @@ func newFakeOrderStore() *fakeOrderStore {
 func (s *fakeOrderStore) Claim(_ context.Context, userID, key string) (claim, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	if s.err != nil {
 		return claim{}, "", s.err
 	}
@@ -192,19 +194,21 @@ type fakeCheckouts struct {
 	onStart   func(context.Context) // called first by Start, when set
 	busy      int                   // Starts to fail as unavailable first
 	starts    int                   // Start calls
+	news      []bool                // each Start's isNew
 }
 
 var _ checkouts = (*fakeCheckouts)(nil)
 
 func newFakeCheckouts() *fakeCheckouts { return &fakeCheckouts{started: map[string]Order{}} }
 
-func (c *fakeCheckouts) Start(ctx context.Context, o Order) error {
+func (c *fakeCheckouts) Start(ctx context.Context, o Order, isNew bool) error {
 	if c.onStart != nil {
 		c.onStart(ctx)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.starts++
+	c.news = append(c.news, isNew)
 	if c.err != nil {
 		return c.err
 	}

@@ -64,8 +64,11 @@ type product struct {
 
 // checkouts runs the checkout saga of orders.
 type checkouts interface {
-	// Start starts the saga of o unless it was started already.
-	Start(ctx context.Context, o Order) error
+	// Start starts the saga of o unless it was started already. isNew says
+	// that no saga of o's id can exist (the id was minted by this request
+	// and no start was tried): the saga is then scheduled without a look
+	// for an earlier one first.
+	Start(ctx context.Context, o Order, isNew bool) error
 	// Cancel asks the saga of an order to stop and compensate.
 	Cancel(ctx context.Context, orderID string) error
 }
@@ -133,33 +136,23 @@ func (s *service) Place(ctx context.Context, userID, key string, req placeOrder)
 	// a request still going.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), placeTimeout)
 	defer cancel()
+	// The key is claimed with an insert that fails if it was claimed
+	// before: a new key, by far the most common, costs one write and no
+	// read. Only a key used before is read, to answer its retry or take it
+	// over.
 	fp := req.fingerprint()
-	c, version, err := s.store.Claim(ctx, userID, key)
+	c := claim{Fingerprint: fp, OrderID: s.newID(), StartedAt: s.now().UTC()}
+	isNew := true
+	err := s.store.PutClaim(ctx, userID, key, c, "")
 	switch {
-	case apperr.Is(err, apperr.NotFound):
-		c = claim{Fingerprint: fp, OrderID: s.newID(), StartedAt: s.now().UTC()}
-		if err := s.store.PutClaim(ctx, userID, key, c, ""); err != nil {
-			if apperr.Is(err, apperr.Conflict) {
-				return s.replay(ctx, userID, key, fp) // claimed by a concurrent request a moment ago
-			}
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("read idempotency key: %w", err)
-	default:
-		if resp, err := answer(c, fp); resp != nil || !errors.Is(err, errInFlight) {
+	case apperr.Is(err, apperr.Conflict):
+		held, resp, err := s.takeOver(ctx, userID, key, fp)
+		if resp != nil || err != nil {
 			return resp, err
 		}
-		if s.now().Sub(c.StartedAt) < inFlightLease {
-			return nil, errInFlight
-		}
-		c.StartedAt = s.now().UTC() // the first request died: take over, same order id
-		if err := s.store.PutClaim(ctx, userID, key, c, version); err != nil {
-			if apperr.Is(err, apperr.Conflict) {
-				return s.replay(ctx, userID, key, fp)
-			}
-			return nil, fmt.Errorf("take over idempotency key: %w", err)
-		}
+		c, isNew = held, false
+	case err != nil:
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
 	}
 
 	items, err := s.price(ctx, req.Items)
@@ -173,7 +166,37 @@ func (s *service) Place(ctx context.Context, userID, key string, req placeOrder)
 	// From here on the key is kept even on failure: a start that timed out
 	// may have started the saga, and a retry must find the same order id
 	// (after the lease, by taking the claim over).
-	return s.create(ctx, userID, key, c, items)
+	return s.create(ctx, userID, key, c, items, isNew)
+}
+
+// takeOver answers a request whose key was claimed before: with the first
+// request's response once it finished, 422 when the body differs, 409 while
+// the first is in flight. A claim older than its lease was left by a
+// request that died: it is taken over, with its order id, and returned for
+// this request to go on with.
+func (s *service) takeOver(ctx context.Context, userID, key, fingerprint string) (claim, json.RawMessage, error) {
+	held, version, err := s.store.Claim(ctx, userID, key)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return claim{}, nil, errInFlight // released by a failed first request a moment ago
+	case err != nil:
+		return claim{}, nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if resp, err := answer(held, fingerprint); resp != nil || !errors.Is(err, errInFlight) {
+		return claim{}, resp, err
+	}
+	if s.now().Sub(held.StartedAt) < inFlightLease {
+		return claim{}, nil, errInFlight
+	}
+	held.StartedAt = s.now().UTC() // the first request died: take over, same order id
+	if err := s.store.PutClaim(ctx, userID, key, held, version); err != nil {
+		if apperr.Is(err, apperr.Conflict) {
+			resp, err := s.replay(ctx, userID, key, fingerprint)
+			return claim{}, resp, err
+		}
+		return claim{}, nil, fmt.Errorf("take over idempotency key: %w", err)
+	}
+	return held, nil, nil
 }
 
 // errInFlight answers a request whose key is held by one still running.
@@ -209,12 +232,12 @@ func (s *service) replay(ctx context.Context, userID, key, fingerprint string) (
 // entry in the user's index and the completed claim in one transaction.
 // The saga is started first and saves the order itself too (insert-only),
 // so that an order whose request died between the two is not lost.
-func (s *service) create(ctx context.Context, userID, key string, c claim, items []Item) (json.RawMessage, error) {
+func (s *service) create(ctx context.Context, userID, key string, c claim, items []Item, isNew bool) (json.RawMessage, error) {
 	o := Order{ID: c.OrderID, UserID: userID, Status: StatusPending, Items: items, CreatedAt: s.now().UTC(), Steps: []Step{}}
 	for _, it := range items {
 		o.TotalCents += it.PriceCents * it.Quantity
 	}
-	if err := s.start(ctx, o); err != nil {
+	if err := s.start(ctx, o, isNew); err != nil {
 		return nil, fmt.Errorf("start checkout of order %s: %w", o.ID, err)
 	}
 	resp, err := json.Marshal(o)
@@ -237,10 +260,10 @@ func (s *service) create(ctx context.Context, userID, key string, c claim, items
 // start starts o's saga, again after a pause while the workflow engine
 // is unavailable (its store busy, as a file store is under a burst
 // of checkouts). Start is idempotent per order, so a retry after a start
-// that did happen finds it. Without this, the client's retry would wait out
-// the key's lease.
-func (s *service) start(ctx context.Context, o Order) error {
-	err := s.checkouts.Start(ctx, o)
+// that did happen finds it (a retry never counts as new). Without this, the
+// client's retry would wait out the key's lease.
+func (s *service) start(ctx context.Context, o Order, isNew bool) error {
+	err := s.checkouts.Start(ctx, o, isNew)
 	for attempt := 1; attempt < startAttempts && apperr.Is(err, apperr.Unavailable); attempt++ {
 		pause := startPause << (attempt - 1)
 		select {
@@ -248,7 +271,7 @@ func (s *service) start(ctx context.Context, o Order) error {
 			return err
 		case <-time.After(pause/2 + rand.N(pause/2)):
 		}
-		err = s.checkouts.Start(ctx, o)
+		err = s.checkouts.Start(ctx, o, false)
 	}
 	return err
 }

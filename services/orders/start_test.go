@@ -35,6 +35,26 @@ func TestCheckoutThatFailsToStartKeepsTheKey(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 	assert.Contains(t, w.Body.String(), "00000000-0000-4000-8000-000000000001", "the id the key was given first")
 	assert.Len(t, h.store.orders, 1)
+	require.NotEmpty(t, h.checkouts.news)
+	assert.False(t, h.checkouts.news[len(h.checkouts.news)-1], "a take-over looks for the first request's saga")
+}
+
+// A new key, by far the most common request, is claimed by an insert
+// without a read first, and its saga is started without a look for an
+// earlier one; a retry of the same key reads its claim.
+func TestNewKeyIsClaimedWithoutAReadAndStartedWithoutALook(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Zero(t, h.store.reads, "claim reads")
+	assert.Equal(t, []bool{true}, h.checkouts.news)
+
+	again := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
+	assert.Equal(t, w.Body.String(), again.Body.String(), "the same response")
+	assert.Equal(t, 1, h.store.reads, "the retry read the claim")
+	assert.Equal(t, []bool{true}, h.checkouts.news, "and started nothing")
 }
 
 // A client that leaves while its checkout starts (a gateway timing out
@@ -92,6 +112,7 @@ func TestCheckoutStartRetriedWhileTheEngineIsBusy(t *testing.T) {
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 	assert.Equal(t, startAttempts, h.checkouts.starts)
+	assert.Equal(t, []bool{true, false, false, false}, h.checkouts.news, "a retried start may find the first one's saga")
 	assert.Len(t, h.checkouts.started, 1)
 	assert.Len(t, h.store.orders, 1)
 }
