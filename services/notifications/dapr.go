@@ -39,28 +39,30 @@ const maxAttempts = 5
 
 // AddOnce writes, in one transaction, a marker for the event (first-write:
 // it fails if the marker exists) and the inbox with n added (guarded by the
-// inbox's ETag). A duplicate delivery finds the marker and changes nothing;
-// two writers racing on one inbox conflict, and the loser re-reads.
+// inbox's ETag). Both are read first in one bulk call. A duplicate delivery
+// finds the marker and changes nothing; two writers racing on one inbox
+// conflict, and the loser re-reads.
 func (s *daprInboxStore) AddOnce(ctx context.Context, userID, eventID string, n Notification) (bool, error) {
 	for attempt := 1; ; attempt++ {
-		seen, err := s.client.GetState(ctx, s.store, eventKey(eventID), nil)
+		items, err := s.client.GetBulkState(ctx, s.store, []string{eventKey(eventID), inboxKey(userID)}, nil, 0)
 		if err != nil {
-			return false, sidecar.Err(err, "read event marker")
-		}
-		if seen != nil && len(seen.Value) > 0 {
-			return false, nil
-		}
-		item, err := s.client.GetState(ctx, s.store, inboxKey(userID), nil)
-		if err != nil {
-			return false, sidecar.Err(err, "read inbox")
+			return false, sidecar.Err(err, "read event marker and inbox")
 		}
 		var in Inbox
 		var etag *dapr.ETag
-		if item != nil && len(item.Value) > 0 {
-			if err := json.Unmarshal(item.Value, &in); err != nil {
-				return false, fmt.Errorf("decode inbox of %s: %w", userID, err)
+		for _, it := range items {
+			switch {
+			case it.Error != "":
+				return false, sidecar.Err(fmt.Errorf("read %s: %s", it.Key, it.Error), "read event marker and inbox")
+			case len(it.Value) == 0:
+			case it.Key == eventKey(eventID):
+				return false, nil // applied before
+			case it.Key == inboxKey(userID):
+				if err := json.Unmarshal(it.Value, &in); err != nil {
+					return false, fmt.Errorf("decode inbox of %s: %w", userID, err)
+				}
+				etag = &dapr.ETag{Value: it.Etag}
 			}
-			etag = &dapr.ETag{Value: item.Etag}
 		}
 		in.Add(n)
 		inbox, err := json.Marshal(in)
