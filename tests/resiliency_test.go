@@ -1,11 +1,14 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +78,10 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 		}
 	}
 	t.Cleanup(thaw) // whatever happens, catalog runs again for the tests after this one
+	// A stop is a group stop: every thread of catalog must reach it, and on
+	// a loaded machine one may not have yet when kill returns.
+	require.Eventually(t, func() bool { return allThreadsStopped(pid) }, 10*time.Second, 10*time.Millisecond,
+		"catalog (pid %d) stopped", pid)
 
 	// A few requests at once meet the stuck app; each fails as the
 	// gateway's 503 problem, some after the invocation's timeout.
@@ -82,7 +89,7 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 	for range 6 {
 		wg.Go(func() {
 			status, _, b, _ := get("/api/v1/products?limit=1")
-			assert.Equal(t, http.StatusServiceUnavailable, status, "%s", b)
+			assert.Equal(t, http.StatusServiceUnavailable, status, "%s (catalog pid %d: %s)", b, pid, threadStates(pid))
 		})
 	}
 	wg.Wait()
@@ -122,4 +129,31 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 		return status == http.StatusOK
 	}, 2*time.Minute, 250*time.Millisecond, "catalog answers through the gateway again")
 	assert.Zero(t, state(), "closed again")
+}
+
+// threadStates lists the state letter of each thread of pid, from
+// /proc/<pid>/task/<tid>/stat (T: stopped), or why it could not.
+func threadStates(pid int) string {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var states []string
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return err.Error()
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+			states = append(states, string(b[i+2]))
+		}
+	}
+	return strings.Join(states, "")
+}
+
+// allThreadsStopped: every thread of pid is in the stopped state.
+func allThreadsStopped(pid int) bool {
+	s := threadStates(pid)
+	return s != "" && strings.Trim(s, "T") == ""
 }
