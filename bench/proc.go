@@ -179,5 +179,6 @@ spec:
     version: v1
     configuration:
       connectionString: {{dir}}/nameresolution.db
-      updateInterval: 2s
+      updateInterval: 6s
+      timeout: 3s
 `
