@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -81,6 +82,20 @@ func myOrders(t *testing.T, u user) []order {
 	return page.Items
 }
 
+// myOrdersAtLeast waits until u's list holds at least n orders and returns
+// it. The list shows an order once its saga has saved it, a moment after
+// the 202 (docs/checkout-saga.md, "One creator of the order"); the order
+// itself is found by its id at once.
+func myOrdersAtLeast(t *testing.T, u user, n int) []order {
+	t.Helper()
+	var list []order
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		list = myOrders(t, u)
+		assert.GreaterOrEqual(c, len(list), n)
+	}, 30*time.Second, 20*time.Millisecond, "the list of %s shows %d orders", u.Name, n)
+	return list
+}
+
 func TestPlaceAnOrderAndReadItBack(t *testing.T) {
 	skipShort(t)
 	u := registerUser(t, "Shopper")
@@ -112,7 +127,7 @@ func TestPlaceAnOrderAndReadItBack(t *testing.T) {
 
 	second, _ := placeOrder(t, u, uuid.NewString(), fmt.Sprintf(`{"items":[{"product_id":%q,"quantity":1}]}`, b.ID))
 	require.Equal(t, http.StatusAccepted, second)
-	list := myOrders(t, u)
+	list := myOrdersAtLeast(t, u, 2)
 	require.Len(t, list, 2)
 	assert.Equal(t, placed.ID, list[1].ID, "newest first")
 
@@ -151,8 +166,8 @@ func TestOrdersAreIdempotentPerKeyAndUser(t *testing.T) {
 	status, bobs := placeOrder(t, bob, key, body)
 	require.Equal(t, http.StatusAccepted, status, "keys are per user: %s", bobs)
 	assert.NotEqual(t, string(first), string(bobs))
-	assert.Len(t, myOrders(t, ada), 1)
-	assert.Len(t, myOrders(t, bob), 1)
+	assert.Len(t, myOrdersAtLeast(t, ada, 1), 1)
+	assert.Len(t, myOrdersAtLeast(t, bob, 1), 1)
 }
 
 // Retries racing each other with one key make one order; each is answered
@@ -175,7 +190,7 @@ func TestConcurrentRetriesMakeOneOrder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	orders := myOrders(t, u)
+	orders := myOrdersAtLeast(t, u, 1)
 	require.Len(t, orders, 1, "one order: %v", answers)
 	for status, bodies := range answers {
 		switch status {

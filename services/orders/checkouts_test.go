@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/daprdtest"
 )
 
@@ -55,14 +56,24 @@ func TestDaprCheckouts(t *testing.T) {
 
 	t.Run("a new order's saga is started once, however often it is asked", func(t *testing.T) {
 		o := order()
-		require.NoError(t, checkouts.Start(ctx, o, true), "scheduled without a look first")
+		require.NoError(t, checkouts.Start(ctx, o, "k", true), "scheduled without a look first")
 		completed(t, o.ID)
 		before := runs.Load()
-		require.NoError(t, checkouts.Start(ctx, o, false), "a retry, or a take-over of its key")
+		require.NoError(t, checkouts.Start(ctx, o, "k", false), "a retry, or a take-over of its key")
 		meta, err := wf.FetchWorkflowMetadata(ctx, o.ID)
 		require.NoError(t, err)
 		assert.Equal(t, workflow.StatusCompleted.String(), meta.RuntimeStatus.String(), "not started over")
 		assert.Equal(t, before, runs.Load())
+	})
+
+	t.Run("the order is read from its saga's input until the saga saves it", func(t *testing.T) {
+		o := order()
+		require.NoError(t, checkouts.Start(ctx, o, "k", true))
+		got, err := checkouts.Placed(ctx, o.ID)
+		require.NoError(t, err)
+		assert.Equal(t, o, got)
+		_, err = checkouts.Placed(ctx, uuid.NewString())
+		assert.True(t, apperr.Is(err, apperr.NotFound), "no saga: %v", err)
 	})
 
 	t.Run("a saga saved but never started is woken by the retry that finds it", func(t *testing.T) {
@@ -77,7 +88,7 @@ func TestDaprCheckouts(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, workflow.StatusPending.String(), meta.RuntimeStatus.String())
 
-		require.NoError(t, checkouts.Start(ctx, o, false))
+		require.NoError(t, checkouts.Start(ctx, o, "k", false))
 		completed(t, o.ID)
 	})
 }

@@ -102,18 +102,20 @@ func (s *daprOrderStore) DeleteClaim(ctx context.Context, userID, key, version s
 // once on a loaded machine could lose five times in a row (seen here).
 const maxIndexAttempts = 16
 
-// Create writes the order insert-only, the done claim and the user's index
-// (guarded by its ETag) in one transaction. When the transaction fails on an
-// ETag, either the order exists already (Conflict) or the index moved, and
-// the transaction is tried again on the fresh index.
-func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done claim) error {
+// Create writes the order insert-only, the user's index (guarded by its
+// ETag) and the completed claim (guarded by its own) in one transaction,
+// reading the index and the claim in one bulk call first. When the
+// transaction fails on an ETag, either the order exists already (Conflict)
+// or the index or the claim moved, and the transaction is tried again on
+// fresh reads.
+func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, response []byte) error {
 	order, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	claimed, err := json.Marshal(done)
-	if err != nil {
-		return err
+	keys := []string{indexRecord(o.UserID)}
+	if key != "" {
+		keys = append(keys, claimKey(o.UserID, key))
 	}
 	for attempt := range maxIndexAttempts {
 		if attempt > 0 {
@@ -123,31 +125,35 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 			case <-time.After(barrier.Backoff(attempt)):
 			}
 		}
-		item, err := s.client.GetState(ctx, s.store, indexRecord(o.UserID), nil)
+		items, err := s.client.GetBulkState(ctx, s.store, keys, nil, 0)
 		if err != nil {
-			return sidecar.Err(err, "read order index")
+			return sidecar.Err(err, "read order index and claim")
+		}
+		read := make(map[string]*dapr.BulkStateItem, len(items))
+		for _, it := range items {
+			if it.Error != "" {
+				return apperr.E(apperr.Unavailable, "read %s: %s", it.Key, it.Error)
+			}
+			read[it.Key] = it
 		}
 		var idx userIndex
-		if item != nil && len(item.Value) > 0 {
-			if err := json.Unmarshal(item.Value, &idx); err != nil {
+		indexItem := &dapr.SetStateItem{Key: indexRecord(o.UserID),
+			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}}
+		if it := read[indexRecord(o.UserID)]; it != nil && len(it.Value) > 0 {
+			if err := json.Unmarshal(it.Value, &idx); err != nil {
 				return fmt.Errorf("decode order index of %s: %w", o.UserID, err)
 			}
+			indexItem.Etag = &dapr.ETag{Value: it.Etag}
 		}
 		k := indexKey(o)
 		if i, found := slices.BinarySearch(idx.Keys, k); !found {
 			idx.Keys = slices.Insert(idx.Keys, i, k)
 		}
-		index, err := json.Marshal(idx)
-		if err != nil {
+		if indexItem.Value, err = json.Marshal(idx); err != nil {
 			return err
 		}
 		// No contentType on a transaction's writes: one state store then
 		// needs a server module it may not have (docs/dapr-notes.md).
-		indexItem := &dapr.SetStateItem{Key: indexRecord(o.UserID), Value: index,
-			Options: &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite}}
-		if item != nil && item.Etag != "" {
-			indexItem.Etag = &dapr.ETag{Value: item.Etag}
-		}
 		ops := []*dapr.StateOperation{
 			{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
 				Key: orderKey(o.ID), Value: order,
@@ -156,23 +162,13 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 			{Type: dapr.StateOperationTypeUpsert, Item: indexItem},
 		}
 		if key != "" {
-			// The claim is replaced at the version it has now: a store may
-			// refuse an unconditional write over a record written
-			// first-write (one does: docs/dapr-notes.md), and a claim that
-			// changed since fails the transaction, which then finds out why.
-			current, err := s.client.GetState(ctx, s.store, claimKey(o.UserID, key), nil)
+			op, err := completeClaim(read[claimKey(o.UserID, key)], o.ID, response)
 			if err != nil {
-				return sidecar.Err(err, "read idempotency claim")
+				return err
 			}
-			claimItem := &dapr.SetStateItem{
-				Key: claimKey(o.UserID, key), Value: claimed,
-				Metadata: map[string]string{"ttlInSeconds": claimTTL},
-				Options:  &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
+			if op != nil {
+				ops = append(ops, op)
 			}
-			if current != nil && current.Etag != "" {
-				claimItem.Etag = &dapr.ETag{Value: current.Etag}
-			}
-			ops = append(ops, &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: claimItem})
 		}
 		err = s.client.ExecuteStateTransaction(ctx, s.store, nil, ops)
 		if err == nil {
@@ -190,6 +186,34 @@ func (s *daprOrderStore) Create(ctx context.Context, o Order, key string, done c
 		}
 	}
 	return apperr.E(apperr.Conflict, "too many orders at once for this user; try again")
+}
+
+// completeClaim is the write that completes a claim read as item with the
+// response of its order orderID, at the version read (a store may refuse an
+// unconditional write over a record written first-write: one does,
+// docs/dapr-notes.md). None when the claim is gone (its TTL), done, or
+// another order's.
+func completeClaim(item *dapr.BulkStateItem, orderID string, response []byte) (*dapr.StateOperation, error) {
+	if item == nil || len(item.Value) == 0 {
+		return nil, nil
+	}
+	var c claim
+	if err := json.Unmarshal(item.Value, &c); err != nil {
+		return nil, fmt.Errorf("decode idempotency claim: %w", err)
+	}
+	if c.Done || c.OrderID != orderID {
+		return nil, nil
+	}
+	c.Done, c.Response = true, response
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return &dapr.StateOperation{Type: dapr.StateOperationTypeUpsert, Item: &dapr.SetStateItem{
+		Key: item.Key, Value: b, Etag: &dapr.ETag{Value: item.Etag},
+		Metadata: map[string]string{"ttlInSeconds": claimTTL},
+		Options:  &dapr.StateOptions{Concurrency: dapr.StateConcurrencyFirstWrite},
+	}}, nil
 }
 
 // maxUpdateAttempts bounds the retries of an order update that lost a race.

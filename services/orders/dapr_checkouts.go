@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/dapr/durabletask-go/api"
 	"github.com/dapr/durabletask-go/workflow"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/sidecar"
 )
 
@@ -64,7 +66,7 @@ type daprCheckouts struct {
 // no instance: its saga is scheduled without that look, one round trip to
 // the workflow engine's store fewer on every checkout but a retried or
 // taken-over one.
-func (c *daprCheckouts) Start(ctx context.Context, o Order, isNew bool) error {
+func (c *daprCheckouts) Start(ctx context.Context, o Order, key string, isNew bool) error {
 	if !isNew {
 		meta, err := c.wf.FetchWorkflowMetadata(ctx, o.ID)
 		switch {
@@ -77,7 +79,7 @@ func (c *daprCheckouts) Start(ctx context.Context, o Order, isNew bool) error {
 			return sidecar.Err(errors.Unwrap(err), "read checkout")
 		}
 	}
-	_, err := c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(o))
+	_, err := c.wf.ScheduleWorkflow(ctx, checkoutWorkflow, workflow.WithInstanceID(o.ID), workflow.WithInput(checkoutInput{Order: o, Key: key}))
 	if status.Code(errors.Unwrap(err)) == codes.AlreadyExists || status.Code(err) == codes.AlreadyExists {
 		return nil // started by a concurrent request a moment ago
 	}
@@ -86,6 +88,28 @@ func (c *daprCheckouts) Start(ctx context.Context, o Order, isNew bool) error {
 	}
 	c.tracker.started(o)
 	return nil
+}
+
+// Placed reads the order from its saga's input.
+func (c *daprCheckouts) Placed(ctx context.Context, orderID string) (Order, error) {
+	meta, err := c.wf.FetchWorkflowMetadata(ctx, orderID, workflow.WithFetchPayloads(true))
+	switch {
+	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+	case err != nil:
+		return Order{}, sidecar.Err(errors.Unwrap(err), "read checkout")
+	}
+	if meta.Input.GetValue() == "" {
+		// Being created by a start still under way (daprd saves the
+		// instance's input a moment after the instance is known): nothing
+		// to read yet, as if not started.
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+	}
+	var in checkoutInput
+	if err := json.Unmarshal([]byte(meta.Input.GetValue()), &in); err != nil || in.ID != orderID {
+		return Order{}, fmt.Errorf("decode the input of checkout %s: %v", orderID, err)
+	}
+	return in.Order, nil
 }
 
 // Cancel raises the cancel event the saga looks for between its steps.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,6 +19,7 @@ type fakeOrderStore struct {
 	claims  map[string]claim
 	version map[string]int
 	reads   int // Claim calls
+	creates int // Create calls that saved an order
 	err     error
 	// onPut, when set, runs (unlocked) after each successful PutClaim: a
 	// test's hook to act while a request is in flight.
@@ -80,7 +82,7 @@ func (s *fakeOrderStore) DeleteClaim(_ context.Context, userID, key, version str
 	return nil
 }
 
-func (s *fakeOrderStore) Create(_ context.Context, o Order, key string, done claim) error {
+func (s *fakeOrderStore) Create(_ context.Context, o Order, key string, response []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -90,10 +92,14 @@ func (s *fakeOrderStore) Create(_ context.Context, o Order, key string, done cla
 		return apperr.E(apperr.Conflict, "order %s exists already", o.ID)
 	}
 	s.orders[o.ID] = o
+	s.creates++
 	if key != "" {
 		k := o.UserID + "|" + key
-		s.claims[k] = done
-		s.version[k]++
+		if c, ok := s.claims[k]; ok && !c.Done && c.OrderID == o.ID {
+			c.Done, c.Response = true, response
+			s.claims[k] = c
+			s.version[k]++
+		}
 	}
 	idx := s.index[o.UserID]
 	i, _ := slices.BinarySearch(idx, indexKey(o))
@@ -184,8 +190,10 @@ func (s *fakeOrderStore) Update(_ context.Context, id string, change func(*Order
 	return o, nil
 }
 
-// fakeCheckouts records the sagas started and cancelled. When err is set,
-// every call returns it.
+// fakeCheckouts records the sagas started and cancelled and, like the
+// workflow engine, runs a started saga's first step (save, when set) with
+// its input as it comes out of JSON, unless hold. When err is set, every
+// call returns it.
 type fakeCheckouts struct {
 	mu        sync.Mutex
 	started   map[string]Order
@@ -195,31 +203,67 @@ type fakeCheckouts struct {
 	busy      int                   // Starts to fail as unavailable first
 	starts    int                   // Start calls
 	news      []bool                // each Start's isNew
+	save      func(context.Context, checkoutInput) error
+	hold      bool // started sagas do not run yet
 }
 
 var _ checkouts = (*fakeCheckouts)(nil)
 
 func newFakeCheckouts() *fakeCheckouts { return &fakeCheckouts{started: map[string]Order{}} }
 
-func (c *fakeCheckouts) Start(ctx context.Context, o Order, isNew bool) error {
+func (c *fakeCheckouts) Start(ctx context.Context, o Order, key string, isNew bool) error {
 	if c.onStart != nil {
 		c.onStart(ctx)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.starts++
 	c.news = append(c.news, isNew)
 	if c.err != nil {
+		defer c.mu.Unlock()
 		return c.err
 	}
 	if c.busy > 0 {
 		c.busy--
+		defer c.mu.Unlock()
 		return apperr.E(apperr.Unavailable, "failed to begin transaction: database is locked (5)")
 	}
-	if _, ok := c.started[o.ID]; !ok {
-		c.started[o.ID] = o
+	if _, ok := c.started[o.ID]; ok {
+		c.mu.Unlock()
+		return nil
+	}
+	b, err := json.Marshal(checkoutInput{Order: o, Key: key})
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	var in checkoutInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.started[o.ID] = in.Order
+	save, hold := c.save, c.hold
+	c.mu.Unlock()
+	if save != nil && !hold {
+		// The engine retries a failed step; the request that started the
+		// saga never sees it. A test that fails the store sees the order
+		// unsaved.
+		_ = save(context.WithoutCancel(ctx), in)
 	}
 	return nil
+}
+
+func (c *fakeCheckouts) Placed(_ context.Context, orderID string) (Order, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return Order{}, c.err
+	}
+	o, ok := c.started[orderID]
+	if !ok {
+		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+	}
+	return o, nil
 }
 
 func (c *fakeCheckouts) Cancel(_ context.Context, orderID string) error {

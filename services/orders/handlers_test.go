@@ -63,6 +63,8 @@ func newHarness() *harness {
 	h := &harness{store: newFakeOrderStore(), catalog: newFakeCatalog(), checkouts: newFakeCheckouts(), clock: &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	var n atomic.Int64
 	newID := func() string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n.Add(1)) }
+	// The saga's first step, as the workflow engine runs it after a start.
+	h.checkouts.save = (&saga{store: h.store}).save
 	h.handler = newServer(discard, newService(h.store, h.catalog, h.checkouts, h.clock.Now, newID), ready, testToken)
 	return h
 }

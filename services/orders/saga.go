@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -132,6 +133,15 @@ func (s *saga) register(r *workflow.Registry) error {
 	)
 }
 
+// checkoutInput is the saga's input: the order, and the Idempotency-Key of
+// the request that placed it, whose claim SaveOrder completes with the
+// order. (Flat in JSON: an input without a key is an order alone, as
+// instances started before the key was part of it are.)
+type checkoutInput struct {
+	Order
+	Key string `json:"idempotency_key,omitempty"`
+}
+
 // finishInput tells FinishOrder how the saga ended, with the steps whose
 // activities could not record them.
 type finishInput struct {
@@ -144,10 +154,11 @@ type finishInput struct {
 // checkout is the workflow. It must be deterministic: everything that
 // touches the world is an activity.
 func checkout(ctx *workflow.WorkflowContext) (any, error) {
-	var o Order
-	if err := ctx.GetInput(&o); err != nil {
+	var in checkoutInput
+	if err := ctx.GetInput(&in); err != nil {
 		return nil, fmt.Errorf("checkout input: %w", err)
 	}
+	o := in.Order
 	var unrecorded []Step // done, but not yet on the order
 	forward := func(name string, out *outcome) error {
 		err := ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
@@ -192,7 +203,7 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 		return ctx.WaitForExternalEvent(cancelEvent, 0).Await(nil) == nil
 	}
 
-	if err := ctx.CallActivity(actSave, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
+	if err := ctx.CallActivity(actSave, workflow.WithActivityInput(in), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
 		return nil, err
 	}
 	steps := []struct {
@@ -221,16 +232,29 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 // The activities. Each may run more than once: the participants' barriers
 // and the order's own step list make a repeat a no-op.
 
+// saveOrder is the one creator of the order: the request that placed it
+// only starts this saga (docs/checkout-saga.md, "One creator").
 func (s *saga) saveOrder(ctx workflow.ActivityContext) (any, error) {
-	var o Order
-	if err := ctx.GetInput(&o); err != nil {
+	var in checkoutInput
+	if err := ctx.GetInput(&in); err != nil {
 		return nil, err
 	}
-	err := s.store.Create(ctx.Context(), o, "", claim{})
+	return nil, s.save(ctx.Context(), in)
+}
+
+// save writes the order, its entry in its user's index and its request's
+// claim, completed with the response the request gave (the order as
+// placed), in one transaction. A repeat finds the order and does nothing.
+func (s *saga) save(ctx context.Context, in checkoutInput) error {
+	resp, err := json.Marshal(in.Order)
+	if err != nil {
+		return fmt.Errorf("encode order: %w", err)
+	}
+	err = s.store.Create(ctx, in.Order, in.Key, resp)
 	if err != nil && !apperr.Is(err, apperr.Conflict) {
-		return nil, err
+		return err
 	}
-	return nil, nil
+	return nil
 }
 
 func (s *saga) reserve(ctx workflow.ActivityContext) (any, error) {

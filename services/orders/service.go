@@ -40,9 +40,11 @@ type orderStore interface {
 	// DeleteClaim deletes a claim still at version; a changed one stays.
 	DeleteClaim(ctx context.Context, userID, key, version string) error
 	// Create saves, in one transaction, a new order, its entry in its
-	// user's index and, unless key is empty, the done claim of key. An
-	// order that exists already is apperr.Conflict, and nothing is written.
-	Create(ctx context.Context, o Order, key string, done claim) error
+	// user's index and, unless key is empty, the claim of key completed
+	// with response (when the claim is the order's and not done yet; a
+	// claim gone or another's is left alone). An order that exists already
+	// is apperr.Conflict, and nothing is written.
+	Create(ctx context.Context, o Order, key string, response []byte) error
 	// Update applies change to an order and saves it unless it changed
 	// meanwhile, trying again on the fresh order a few times: no update is
 	// lost. An error from change saves nothing and is returned.
@@ -64,11 +66,16 @@ type product struct {
 
 // checkouts runs the checkout saga of orders.
 type checkouts interface {
-	// Start starts the saga of o unless it was started already. isNew says
-	// that no saga of o's id can exist (the id was minted by this request
-	// and no start was tried): the saga is then scheduled without a look
-	// for an earlier one first.
-	Start(ctx context.Context, o Order, isNew bool) error
+	// Start starts the saga of o, placed with Idempotency-Key key, unless it
+	// was started already; the saga saves the order. isNew says that no
+	// saga of o's id can exist (the id was minted by this request and no
+	// start was tried): the saga is then scheduled without a look for an
+	// earlier one first.
+	Start(ctx context.Context, o Order, key string, isNew bool) error
+	// Placed returns the order a saga was started with, for the moment
+	// between its start and its save; apperr.NotFound when no saga of
+	// orderID exists.
+	Placed(ctx context.Context, orderID string) (Order, error)
 	// Cancel asks the saga of an order to stop and compensate.
 	Cancel(ctx context.Context, orderID string) error
 }
@@ -166,7 +173,7 @@ func (s *service) Place(ctx context.Context, userID, key string, req placeOrder)
 	// From here on the key is kept even on failure: a start that timed out
 	// may have started the saga, and a retry must find the same order id
 	// (after the lease, by taking the claim over).
-	return s.create(ctx, userID, key, c, items, isNew)
+	return s.create(ctx, key, c, userID, items, isNew)
 }
 
 // takeOver answers a request whose key was claimed before: with the first
@@ -185,6 +192,12 @@ func (s *service) takeOver(ctx context.Context, userID, key, fingerprint string)
 	if resp, err := answer(held, fingerprint); resp != nil || !errors.Is(err, errInFlight) {
 		return claim{}, resp, err
 	}
+	// In flight, but its saga may have started (the saga completes the claim
+	// when it saves the order, a moment later): then the order as placed is
+	// the answer, the same bytes as the first request's 202.
+	if resp, err := s.placed(ctx, held.OrderID); resp != nil || err != nil {
+		return claim{}, resp, err
+	}
 	if s.now().Sub(held.StartedAt) < inFlightLease {
 		return claim{}, nil, errInFlight
 	}
@@ -197,6 +210,23 @@ func (s *service) takeOver(ctx context.Context, userID, key, fingerprint string)
 		return claim{}, nil, fmt.Errorf("take over idempotency key: %w", err)
 	}
 	return held, nil, nil
+}
+
+// placed is the 202 of an order whose saga has started, or nil when none
+// has.
+func (s *service) placed(ctx context.Context, orderID string) (json.RawMessage, error) {
+	o, err := s.checkouts.Placed(ctx, orderID)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read checkout of order %s: %w", orderID, err)
+	}
+	resp, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode order: %w", err)
+	}
+	return resp, nil
 }
 
 // errInFlight answers a request whose key is held by one still running.
@@ -228,31 +258,22 @@ func (s *service) replay(ctx context.Context, userID, key, fingerprint string) (
 	return answer(c, fingerprint)
 }
 
-// create starts the order's checkout saga, then saves the order, its
-// entry in the user's index and the completed claim in one transaction.
-// The saga is started first and saves the order itself too (insert-only),
-// so that an order whose request died between the two is not lost.
-func (s *service) create(ctx context.Context, userID, key string, c claim, items []Item, isNew bool) (json.RawMessage, error) {
+// create starts the order's checkout saga and answers with the order as
+// placed. The saga is the one creator of the order: its first activity
+// saves the order, its entry in the user's index and the completed claim in
+// one transaction, so nothing is written here, and an order whose request
+// died after the start is saved all the same.
+func (s *service) create(ctx context.Context, key string, c claim, userID string, items []Item, isNew bool) (json.RawMessage, error) {
 	o := Order{ID: c.OrderID, UserID: userID, Status: StatusPending, Items: items, CreatedAt: s.now().UTC(), Steps: []Step{}}
 	for _, it := range items {
 		o.TotalCents += it.PriceCents * it.Quantity
-	}
-	if err := s.start(ctx, o, isNew); err != nil {
-		return nil, fmt.Errorf("start checkout of order %s: %w", o.ID, err)
 	}
 	resp, err := json.Marshal(o)
 	if err != nil {
 		return nil, fmt.Errorf("encode order: %w", err)
 	}
-	done := c
-	done.Done, done.Response = true, resp
-	err = s.store.Create(ctx, o, key, done)
-	if apperr.Is(err, apperr.Conflict) {
-		// Saved already, by the saga or by a request that took the key over.
-		return s.complete(ctx, userID, key, c)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("save order %s: %w", o.ID, err)
+	if err := s.start(ctx, o, key, isNew); err != nil {
+		return nil, fmt.Errorf("start checkout of order %s: %w", o.ID, err)
 	}
 	return resp, nil
 }
@@ -262,8 +283,8 @@ func (s *service) create(ctx context.Context, userID, key string, c claim, items
 // of checkouts). Start is idempotent per order, so a retry after a start
 // that did happen finds it (a retry never counts as new). Without this, the
 // client's retry would wait out the key's lease.
-func (s *service) start(ctx context.Context, o Order, isNew bool) error {
-	err := s.checkouts.Start(ctx, o, isNew)
+func (s *service) start(ctx context.Context, o Order, key string, isNew bool) error {
+	err := s.checkouts.Start(ctx, o, key, isNew)
 	for attempt := 1; attempt < startAttempts && apperr.Is(err, apperr.Unavailable); attempt++ {
 		pause := startPause << (attempt - 1)
 		select {
@@ -271,37 +292,9 @@ func (s *service) start(ctx context.Context, o Order, isNew bool) error {
 			return err
 		case <-time.After(pause/2 + rand.N(pause/2)):
 		}
-		err = s.checkouts.Start(ctx, o, false)
+		err = s.checkouts.Start(ctx, o, key, false)
 	}
 	return err
-}
-
-// complete finishes claim c of an order that is saved: its response is the
-// order as stored.
-func (s *service) complete(ctx context.Context, userID, key string, c claim) (json.RawMessage, error) {
-	held, version, err := s.store.Claim(ctx, userID, key)
-	if err != nil {
-		return nil, fmt.Errorf("read idempotency key: %w", err)
-	}
-	if held.Done || held.OrderID != c.OrderID {
-		return answer(held, c.Fingerprint)
-	}
-	o, err := s.store.Order(ctx, c.OrderID)
-	if err != nil {
-		return nil, fmt.Errorf("read order %s: %w", c.OrderID, err)
-	}
-	resp, err := json.Marshal(o)
-	if err != nil {
-		return nil, fmt.Errorf("encode order: %w", err)
-	}
-	held.Done, held.Response = true, resp
-	if err := s.store.PutClaim(ctx, userID, key, held, version); err != nil {
-		if apperr.Is(err, apperr.Conflict) {
-			return s.replay(ctx, userID, key, c.Fingerprint)
-		}
-		return nil, fmt.Errorf("complete idempotency key: %w", err)
-	}
-	return resp, nil
 }
 
 // price looks every line up in the catalog, a few at a time.
@@ -363,6 +356,12 @@ func (s *service) Order(ctx context.Context, userID, orderID string) (Order, err
 		return Order{}, apperr.InvalidFields(apperr.FieldError{Field: "id", Detail: "must be an order id (a lower-case UUID)"})
 	}
 	o, err := s.store.Order(ctx, orderID)
+	if apperr.Is(err, apperr.NotFound) {
+		// Placed a moment ago, its saga has not saved it yet: the order is
+		// the saga's input until then (a client that reads its order right
+		// after the 202 finds it). Only a miss costs this look.
+		o, err = s.checkouts.Placed(ctx, orderID)
+	}
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", orderID, err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,24 +117,48 @@ func TestCheckoutStartRetriedWhileTheEngineIsBusy(t *testing.T) {
 	assert.Len(t, h.store.orders, 1)
 }
 
-// The saga may save the order before the request does: the request then
-// answers with the order as saved.
-func TestOrderSavedByTheSagaFirst(t *testing.T) {
+// The saga is the one creator of the order: the request that placed it
+// only claims its key and starts the saga, which saves the order, its index
+// entry and the claim completed with the very bytes of the 202, once.
+func TestTheSagaIsTheOneCreatorOfTheOrder(t *testing.T) {
 	t.Parallel()
 	h := newHarness()
-	id := "00000000-0000-4000-8000-000000000001"
-	var once sync.Once
-	h.store.onPut = func() {
-		once.Do(func() {
-			o := Order{ID: id, UserID: adaID, Status: StatusPending, Items: []Item{{ProductID: "espresso-beans-1kg", Name: "Espresso beans, 1 kg", Quantity: 2, PriceCents: 2450}},
-				TotalCents: 4900, CreatedAt: h.clock.Now(), Steps: []Step{}}
-			require.NoError(t, h.store.Create(context.Background(), o, "", claim{}))
-		})
-	}
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
-	assert.Contains(t, w.Body.String(), id)
+	assert.Equal(t, 1, h.store.creates, "one write of the order")
+	id := "00000000-0000-4000-8000-000000000001"
+	require.Contains(t, h.store.orders, id)
+	c, _, err := h.store.Claim(context.Background(), adaID, "k1")
+	require.NoError(t, err)
+	assert.True(t, c.Done)
+	assert.Equal(t, strings.TrimSpace(w.Body.String()), string(c.Response), "the claim answers a retry with the 202's bytes")
 	again := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
 	assert.Equal(t, w.Body.String(), again.Body.String())
-	assert.Len(t, h.store.orders, 1)
+	assert.Equal(t, 1, h.store.creates)
+}
+
+// Between the 202 and the saga's save, the order is read from the saga's
+// input: a client that reads its order at once finds it, pending; another
+// user does not; a retry of the key gets the same 202.
+func TestOrderReadableBeforeTheSagaSavesIt(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	h.checkouts.hold = true
+	w := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	require.Empty(t, h.store.orders, "not saved yet")
+	id := "00000000-0000-4000-8000-000000000001"
+
+	got := h.do(http.MethodGet, "/users/"+adaID+"/orders/"+id, "", "")
+	require.Equal(t, http.StatusOK, got.Code, got.Body.String())
+	assert.Equal(t, w.Body.String(), got.Body.String(), "the order as placed")
+	other := h.do(http.MethodGet, "/users/"+bobID+"/orders/"+id, "", "")
+	assert.Equal(t, http.StatusNotFound, other.Code, other.Body.String())
+	missing := h.do(http.MethodGet, "/users/"+adaID+"/orders/00000000-0000-4000-8000-000000000099", "", "")
+	assert.Equal(t, http.StatusNotFound, missing.Code, missing.Body.String())
+	again := h.place(adaID, "k1", oneLine)
+	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
+	assert.Equal(t, w.Body.String(), again.Body.String(), "a retry: the same bytes")
+	assert.Equal(t, http.StatusUnprocessableEntity, h.place(adaID, "k1", `{"items":[{"product_id":"pour-over-kettle","quantity":1}]}`).Code, "another body with the key")
 }

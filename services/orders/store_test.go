@@ -67,14 +67,15 @@ func testOrderStoreContract(t *testing.T, store orderStore) {
 		o := newOrder(user, at)
 		c := claim{Fingerprint: "f", OrderID: o.ID, StartedAt: at}
 		require.NoError(t, store.PutClaim(ctx, user, "k", c, ""))
-		done := c
 		// Keys out of order and spacing: kept byte for byte.
-		done.Done, done.Response = true, []byte(`{"id":"`+o.ID+`", "a":1}`)
-		require.NoError(t, store.Create(ctx, o, "k", done))
+		resp := []byte(`{"id":"` + o.ID + `", "a":1}`)
+		require.NoError(t, store.Create(ctx, o, "k", resp))
 
 		got, err := store.Order(ctx, o.ID)
 		require.NoError(t, err)
 		assert.Equal(t, o, got)
+		done := c
+		done.Done, done.Response = true, resp
 		gotClaim, _, err := store.Claim(ctx, user, "k")
 		require.NoError(t, err)
 		assert.Equal(t, done, gotClaim)
@@ -82,15 +83,43 @@ func testOrderStoreContract(t *testing.T, store orderStore) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{indexKey(o)}, idx)
 
+		require.NoError(t, store.PutClaim(ctx, user, "k2", claim{Fingerprint: "g", OrderID: o.ID, StartedAt: at}, ""))
 		again := o
 		again.TotalCents = 999
-		err = store.Create(ctx, again, "k2", done)
+		err = store.Create(ctx, again, "k2", []byte(`{}`))
 		assert.True(t, apperr.Is(err, apperr.Conflict), "got %v", err)
 		got, err = store.Order(ctx, o.ID)
 		require.NoError(t, err)
 		assert.Equal(t, o, got, "the first order stays")
-		_, _, err = store.Claim(ctx, user, "k2")
-		assert.True(t, apperr.Is(err, apperr.NotFound), "nothing of the failed create is written: %v", err)
+		gotClaim, _, err = store.Claim(ctx, user, "k2")
+		require.NoError(t, err)
+		assert.False(t, gotClaim.Done, "nothing of the failed create is written")
+	})
+
+	t.Run("create leaves a claim alone that is done, another order's, or gone", func(t *testing.T) {
+		t.Parallel()
+		user := uuid.NewString()
+		o, other := newOrder(user, at), newOrder(user, at.Add(time.Second))
+		done := claim{Fingerprint: "f", OrderID: o.ID, StartedAt: at, Done: true, Response: []byte(`"first"`)}
+		require.NoError(t, store.PutClaim(ctx, user, "done", done, ""))
+		theirs := claim{Fingerprint: "f", OrderID: other.ID, StartedAt: at}
+		require.NoError(t, store.PutClaim(ctx, user, "theirs", theirs, ""))
+
+		require.NoError(t, store.Create(ctx, o, "done", []byte(`"second"`)))
+		require.NoError(t, store.Create(ctx, newOrder(user, at.Add(2*time.Second)), "theirs", []byte(`"x"`)))
+		require.NoError(t, store.Create(ctx, newOrder(user, at.Add(3*time.Second)), "gone", []byte(`"y"`)), "a claim past its TTL")
+
+		got, _, err := store.Claim(ctx, user, "done")
+		require.NoError(t, err)
+		assert.Equal(t, done, got)
+		got, _, err = store.Claim(ctx, user, "theirs")
+		require.NoError(t, err)
+		assert.Equal(t, theirs, got)
+		_, _, err = store.Claim(ctx, user, "gone")
+		assert.True(t, apperr.Is(err, apperr.NotFound), "not written: %v", err)
+		idx, err := store.Index(ctx, user)
+		require.NoError(t, err)
+		assert.Len(t, idx, 3, "the orders are saved all the same")
 	})
 
 	t.Run("concurrent orders of one user are all indexed", func(t *testing.T) {
@@ -102,7 +131,8 @@ func testOrderStoreContract(t *testing.T, store orderStore) {
 			orders[i] = newOrder(user, at.Add(time.Duration(i)*time.Second))
 			wg.Go(func() {
 				key := fmt.Sprint("k", i)
-				assert.NoError(t, store.Create(ctx, orders[i], key, claim{OrderID: orders[i].ID, Done: true}))
+				assert.NoError(t, store.PutClaim(ctx, user, key, claim{OrderID: orders[i].ID}, ""))
+				assert.NoError(t, store.Create(ctx, orders[i], key, []byte(`{}`)))
 			})
 		}
 		wg.Wait()
@@ -118,8 +148,8 @@ func testOrderStoreContract(t *testing.T, store orderStore) {
 		t.Parallel()
 		user := uuid.NewString()
 		a, b := newOrder(user, at), newOrder(user, at.Add(time.Second))
-		require.NoError(t, store.Create(ctx, a, "ka", claim{OrderID: a.ID, Done: true}))
-		require.NoError(t, store.Create(ctx, b, "kb", claim{OrderID: b.ID, Done: true}))
+		require.NoError(t, store.Create(ctx, a, "", nil))
+		require.NoError(t, store.Create(ctx, b, "", nil))
 		got, err := store.Orders(ctx, []string{b.ID, uuid.NewString(), a.ID})
 		require.NoError(t, err)
 		assert.Equal(t, []Order{b, a}, got)
