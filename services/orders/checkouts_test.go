@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ import (
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/daprdtest"
 )
+
+// standInStep is the step the stand-in saga below shows as its progress.
+var standInStep = Step{Name: "reserve", Status: "done", At: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 
 // The Dapr adapter that starts sagas, on a real daprd with its own placement
 // and scheduler. The workflow registered here stands in for the saga: what
@@ -33,6 +37,11 @@ func TestDaprCheckouts(t *testing.T) {
 		if !ctx.IsReplaying() {
 			runs.Add(1)
 		}
+		b, err := json.Marshal(progress{Steps: []Step{standInStep}})
+		if err != nil {
+			return nil, err
+		}
+		ctx.SetCustomStatus(string(b))
 		return "done", nil
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,10 +78,15 @@ func TestDaprCheckouts(t *testing.T) {
 	t.Run("the order is read from its saga's input until the saga saves it", func(t *testing.T) {
 		o := order()
 		require.NoError(t, checkouts.Start(ctx, o, "k", true))
-		got, err := checkouts.Placed(ctx, o.ID)
+		got, _, err := checkouts.Placed(ctx, o.ID)
 		require.NoError(t, err)
 		assert.Equal(t, o, got)
-		_, err = checkouts.Placed(ctx, uuid.NewString())
+		completed(t, o.ID)
+		got, steps, err := checkouts.Placed(ctx, o.ID)
+		require.NoError(t, err)
+		assert.Equal(t, o, got)
+		assert.Equal(t, []Step{standInStep}, steps, "the steps so far, from the saga's custom status")
+		_, _, err = checkouts.Placed(ctx, uuid.NewString())
 		assert.True(t, apperr.Is(err, apperr.NotFound), "no saga: %v", err)
 	})
 

@@ -90,26 +90,33 @@ func (c *daprCheckouts) Start(ctx context.Context, o Order, key string, isNew bo
 	return nil
 }
 
-// Placed reads the order from its saga's input.
-func (c *daprCheckouts) Placed(ctx context.Context, orderID string) (Order, error) {
+// Placed reads the order from its saga's input and the steps so far from
+// its custom status (progress).
+func (c *daprCheckouts) Placed(ctx context.Context, orderID string) (Order, []Step, error) {
 	meta, err := c.wf.FetchWorkflowMetadata(ctx, orderID, workflow.WithFetchPayloads(true))
 	switch {
 	case errors.Is(err, api.ErrInstanceNotFound) || status.Code(errors.Unwrap(err)) == codes.NotFound:
-		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+		return Order{}, nil, apperr.E(apperr.NotFound, "order %s not found", orderID)
 	case err != nil:
-		return Order{}, sidecar.Err(errors.Unwrap(err), "read checkout")
+		return Order{}, nil, sidecar.Err(errors.Unwrap(err), "read checkout")
 	}
 	if meta.Input.GetValue() == "" {
 		// Being created by a start still under way (daprd saves the
 		// instance's input a moment after the instance is known): nothing
 		// to read yet, as if not started.
-		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+		return Order{}, nil, apperr.E(apperr.NotFound, "order %s not found", orderID)
 	}
 	var in checkoutInput
 	if err := json.Unmarshal([]byte(meta.Input.GetValue()), &in); err != nil || in.ID != orderID {
-		return Order{}, fmt.Errorf("decode the input of checkout %s: %v", orderID, err)
+		return Order{}, nil, fmt.Errorf("decode the input of checkout %s: %v", orderID, err)
 	}
-	return in.Order, nil
+	var p progress
+	if cs := meta.CustomStatus.GetValue(); cs != "" {
+		// Not JSON from an instance begun before progress was kept
+		// (its steps are on the order): none here.
+		_ = json.Unmarshal([]byte(cs), &p)
+	}
+	return in.Order, p.Steps, nil
 }
 
 // Cancel raises the cancel event the saga looks for between its steps.

@@ -204,12 +204,16 @@ type fakeCheckouts struct {
 	starts    int                   // Start calls
 	news      []bool                // each Start's isNew
 	save      func(context.Context, checkoutInput) error
-	hold      bool // started sagas do not run yet
+	hold      bool              // started sagas do not run yet
+	progress  map[string][]Step // a saga's steps so far, by order
+	looks     int               // Placed calls
 }
 
 var _ checkouts = (*fakeCheckouts)(nil)
 
-func newFakeCheckouts() *fakeCheckouts { return &fakeCheckouts{started: map[string]Order{}} }
+func newFakeCheckouts() *fakeCheckouts {
+	return &fakeCheckouts{started: map[string]Order{}, progress: map[string][]Step{}}
+}
 
 func (c *fakeCheckouts) Start(ctx context.Context, o Order, key string, isNew bool) error {
 	if c.onStart != nil {
@@ -253,17 +257,18 @@ func (c *fakeCheckouts) Start(ctx context.Context, o Order, key string, isNew bo
 	return nil
 }
 
-func (c *fakeCheckouts) Placed(_ context.Context, orderID string) (Order, error) {
+func (c *fakeCheckouts) Placed(_ context.Context, orderID string) (Order, []Step, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.looks++
 	if c.err != nil {
-		return Order{}, c.err
+		return Order{}, nil, c.err
 	}
 	o, ok := c.started[orderID]
 	if !ok {
-		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
+		return Order{}, nil, apperr.E(apperr.NotFound, "order %s not found", orderID)
 	}
-	return o, nil
+	return o, slices.Clone(c.progress[orderID]), nil
 }
 
 func (c *fakeCheckouts) Cancel(_ context.Context, orderID string) error {

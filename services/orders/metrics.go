@@ -32,7 +32,7 @@ var (
 	}, []string{"outcome"})
 	sagaSteps = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "daprshop_saga_steps_total",
-		Help: "Runs of the checkout saga's activities, by step and outcome: ok (the participant answered, yes or no) or error (the workflow retries it); unrecorded counts, besides, the answers that the order could not be written with (FinishOrder records them).",
+		Help: "Runs of the checkout saga's activities, by step and outcome: ok (the participant answered, yes or no) or error (the workflow retries it).",
 	}, []string{"step", "outcome"})
 )
 

@@ -78,11 +78,24 @@ type refusal struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// outcome is what a step's activity returns: the participant's answer and,
-// when the order could not be written, the step for FinishOrder to record.
+// outcome is what a step's activity returns: the participant's answer and
+// the step as it went. The steps are written on the order once, by
+// FinishOrder; until then the saga's custom status shows them (progress).
 type outcome struct {
 	refusal
+	Step *Step `json:"step,omitempty"`
+	// Unrecorded is a step's result in the history of an instance begun
+	// before steps were kept by the saga (each activity then wrote its step
+	// on the order, and returned it only when it could not): such an
+	// instance still finishes right.
 	Unrecorded *Step `json:"unrecorded,omitempty"`
+}
+
+// progress is the saga's custom status: the steps so far and, while it
+// compensates, why. GET /orders/{id} shows a pending order's steps from it.
+type progress struct {
+	Steps        []Step `json:"steps"`
+	Compensating string `json:"compensating,omitempty"`
 }
 
 // participants are the services the saga changes. Errors are transient
@@ -142,8 +155,7 @@ type checkoutInput struct {
 	Key string `json:"idempotency_key,omitempty"`
 }
 
-// finishInput tells FinishOrder how the saga ended, with the steps whose
-// activities could not record them.
+// finishInput tells FinishOrder how the saga ended, with its steps.
 type finishInput struct {
 	OrderID string `json:"order_id"`
 	Status  Status `json:"status"`
@@ -159,24 +171,42 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 		return nil, fmt.Errorf("checkout input: %w", err)
 	}
 	o := in.Order
-	var unrecorded []Step // done, but not yet on the order
+	var steps []Step // done so far; written on the order by FinishOrder
+	show := func(compensating string) error {
+		b, err := json.Marshal(progress{Steps: steps, Compensating: compensating})
+		if err != nil {
+			return fmt.Errorf("checkout progress: %w", err)
+		}
+		ctx.SetCustomStatus(string(b))
+		return nil
+	}
+	took := func(out outcome) {
+		switch {
+		case out.Step != nil:
+			steps = append(steps, *out.Step)
+		case out.Unrecorded != nil:
+			steps = append(steps, *out.Unrecorded)
+		}
+	}
 	forward := func(name string, out *outcome) error {
 		err := ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
-		if err == nil && out.Unrecorded != nil {
-			unrecorded = append(unrecorded, *out.Unrecorded)
+		if err == nil {
+			took(*out)
 		}
 		return err
 	}
+	var compensating string
 	undo := func(name string) error {
 		var out outcome
 		err := ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(undoRetry)).Await(&out)
-		if err == nil && out.Unrecorded != nil {
-			unrecorded = append(unrecorded, *out.Unrecorded)
+		if err == nil {
+			took(out)
+			err = show(compensating)
 		}
 		return err
 	}
 	finish := func(status Status, reason string) (any, error) {
-		in := finishInput{OrderID: o.ID, Status: status, Reason: reason, Steps: unrecorded}
+		in := finishInput{OrderID: o.ID, Status: status, Reason: reason, Steps: steps}
 		if err := ctx.CallActivity(actFinish, workflow.WithActivityInput(in), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
 			return nil, err
 		}
@@ -184,7 +214,10 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 	}
 	var attempted []string // forward steps tried, so maybe done
 	compensate := func(reason string) (any, error) {
-		ctx.SetCustomStatus("compensating: " + reason)
+		compensating = reason
+		if err := show(compensating); err != nil {
+			return nil, err
+		}
 		if slices.Contains(attempted, actCharge) {
 			if err := undo(actRefund); err != nil {
 				return nil, err
@@ -206,14 +239,14 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 	if err := ctx.CallActivity(actSave, workflow.WithActivityInput(in), workflow.WithActivityRetryPolicy(undoRetry)).Await(nil); err != nil {
 		return nil, err
 	}
-	steps := []struct {
+	plan := []struct {
 		name, unreachable string
 	}{
 		{actReserve, "the catalog could not be reached; nothing was charged"},
 		{actCharge, "the payment service could not be reached; nothing was charged"},
 		{actConfirm, "the catalog could not be reached to confirm the stock; the payment was refunded"},
 	}
-	for _, st := range steps {
+	for _, st := range plan {
 		if cancelled() {
 			return compensate("cancelled at your request")
 		}
@@ -225,12 +258,15 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 		if r.Refused {
 			return compensate(r.Reason)
 		}
+		if err := show(""); err != nil {
+			return nil, err
+		}
 	}
 	return finish(StatusCompleted, "")
 }
 
 // The activities. Each may run more than once: the participants' barriers
-// and the order's own step list make a repeat a no-op.
+// make a repeat a no-op, and FinishOrder records a step once.
 
 // saveOrder is the one creator of the order: the request that placed it
 // only starts this saga (docs/checkout-saga.md, "One creator").
@@ -287,12 +323,13 @@ func (s *saga) release(ctx workflow.ActivityContext) (any, error) {
 	})
 }
 
-// forward runs one participant call and records its outcome on the order.
-// Once the participant has answered, the answer is the activity's result
-// even if the order cannot be written: retried until it gave up, the saga
-// would compensate a step that is done (after a confirm, the stock sold and
-// the money refunded). The step then goes to FinishOrder, which records it
-// with the order's end and is retried until it can.
+// forward runs one participant call and returns its outcome with the step
+// as it went. Nothing is written here: the saga keeps the steps (its
+// history, shown in its custom status) and FinishOrder writes them on the
+// order with its end, once. (Before, each step was written on the order as
+// it went: seven writes per saga more, and a hazard: a step done whose
+// write kept failing could be taken for failed and compensated, a confirm
+// then undone as stock sold and money refunded.)
 func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(context.Context, Order) (refusal, error)) (any, error) {
 	var o Order
 	if err := ctx.GetInput(&o); err != nil {
@@ -317,14 +354,7 @@ func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(cont
 	case r.Refused:
 		st.Status, st.Detail = "failed", r.Reason
 	}
-	if _, err := s.store.Update(ctx.Context(), o.ID, func(o *Order) error {
-		o.record(st)
-		return nil
-	}); err != nil {
-		sagaSteps.WithLabelValues(step, "unrecorded").Inc()
-		return outcome{refusal: r, Unrecorded: &st}, nil
-	}
-	return outcome{refusal: r}, nil
+	return outcome{refusal: r, Step: &st}, nil
 }
 
 // finish sets the order's final status and publishes its event, with an id

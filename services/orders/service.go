@@ -72,10 +72,11 @@ type checkouts interface {
 	// start was tried): the saga is then scheduled without a look for an
 	// earlier one first.
 	Start(ctx context.Context, o Order, key string, isNew bool) error
-	// Placed returns the order a saga was started with, for the moment
-	// between its start and its save; apperr.NotFound when no saga of
-	// orderID exists.
-	Placed(ctx context.Context, orderID string) (Order, error)
+	// Placed returns the order a saga was started with (the order until the
+	// saga saves it) and the steps the saga has taken so far (a pending
+	// order's steps: the order is written with them at its end);
+	// apperr.NotFound when no saga of orderID exists.
+	Placed(ctx context.Context, orderID string) (Order, []Step, error)
 	// Cancel asks the saga of an order to stop and compensate.
 	Cancel(ctx context.Context, orderID string) error
 }
@@ -215,7 +216,7 @@ func (s *service) takeOver(ctx context.Context, userID, key, fingerprint string)
 // placed is the 202 of an order whose saga has started, or nil when none
 // has.
 func (s *service) placed(ctx context.Context, orderID string) (json.RawMessage, error) {
-	o, err := s.checkouts.Placed(ctx, orderID)
+	o, _, err := s.checkouts.Placed(ctx, orderID)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
 		return nil, nil
@@ -356,11 +357,16 @@ func (s *service) Order(ctx context.Context, userID, orderID string) (Order, err
 		return Order{}, apperr.InvalidFields(apperr.FieldError{Field: "id", Detail: "must be an order id (a lower-case UUID)"})
 	}
 	o, err := s.store.Order(ctx, orderID)
+	var (
+		steps  []Step
+		looked bool
+	)
 	if apperr.Is(err, apperr.NotFound) {
 		// Placed a moment ago, its saga has not saved it yet: the order is
 		// the saga's input until then (a client that reads its order right
 		// after the 202 finds it). Only a miss costs this look.
-		o, err = s.checkouts.Placed(ctx, orderID)
+		o, steps, err = s.checkouts.Placed(ctx, orderID)
+		looked = true
 	}
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", orderID, err)
@@ -368,6 +374,21 @@ func (s *service) Order(ctx context.Context, userID, orderID string) (Order, err
 	if o.UserID != userID {
 		return Order{}, apperr.E(apperr.NotFound, "order %s not found", orderID)
 	}
+	if o.Status != StatusPending {
+		return o, nil
+	}
+	// A pending order's steps so far are its saga's: they are written on
+	// the order with its end.
+	if !looked {
+		_, steps, err = s.checkouts.Placed(ctx, orderID)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			steps = o.Steps // no saga to ask (an order of an earlier version)
+		case err != nil:
+			return Order{}, fmt.Errorf("progress of order %s: %w", orderID, err)
+		}
+	}
+	o.Steps = append([]Step{}, steps...)
 	return o, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -161,4 +162,47 @@ func TestOrderReadableBeforeTheSagaSavesIt(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
 	assert.Equal(t, w.Body.String(), again.Body.String(), "a retry: the same bytes")
 	assert.Equal(t, http.StatusUnprocessableEntity, h.place(adaID, "k1", `{"items":[{"product_id":"pour-over-kettle","quantity":1}]}`).Code, "another body with the key")
+}
+
+// A pending order shows the steps its saga has taken so far (the saga's
+// progress: the order is written with its steps at its end); a finished one
+// is read from the store alone.
+func TestPendingOrderShowsItsSagasSteps(t *testing.T) {
+	t.Parallel()
+	h := newHarness()
+	require.Equal(t, http.StatusAccepted, h.place(adaID, "k1", oneLine).Code)
+	id := "00000000-0000-4000-8000-000000000001"
+	reserved := Step{Name: "reserve", Status: "done", At: h.clock.Now()}
+	h.checkouts.progress[id] = []Step{reserved}
+	looks := h.checkouts.looks
+
+	var got Order
+	w := h.do(http.MethodGet, "/users/"+adaID+"/orders/"+id, "", "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+	assert.Equal(t, []Step{reserved}, got.Steps)
+	assert.Equal(t, looks+1, h.checkouts.looks, "one look at the saga")
+
+	other := h.do(http.MethodGet, "/users/"+bobID+"/orders/"+id, "", "")
+	assert.Equal(t, http.StatusNotFound, other.Code)
+	assert.Equal(t, looks+1, h.checkouts.looks, "another user's order costs no look at its saga")
+
+	_, err := h.store.Update(context.Background(), id, func(o *Order) error {
+		o.Status, o.Steps = StatusCompleted, []Step{reserved, {Name: "charge", Status: "done"}, {Name: "confirm", Status: "done"}}
+		return nil
+	})
+	require.NoError(t, err)
+	w = h.do(http.MethodGet, "/users/"+adaID+"/orders/"+id, "", "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+	assert.Len(t, got.Steps, 3)
+	assert.Equal(t, looks+1, h.checkouts.looks, "a finished order is the store's alone")
+
+	h.checkouts.mu.Lock()
+	h.checkouts.err = apperr.E(apperr.Unavailable, "the workflow engine is busy")
+	h.checkouts.mu.Unlock()
+	_, err = h.store.Update(context.Background(), id, func(o *Order) error { o.Status = StatusPending; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, h.do(http.MethodGet, "/users/"+adaID+"/orders/"+id, "", "").Code,
+		"steps that cannot be read are a 503, not a silent empty list")
 }
