@@ -147,7 +147,19 @@ test-e2e: tools $(BIN)/promql-names $(if $(filter consul,$(NAMERESOLUTION)),tool
 .PHONY: test-redis
 test-redis: tools ## the state store conformance suite on the redis profile's component, stock state.redis and SQLite, then the store tests on the component (needs redis-server)
 	DAPRSHOP_CONFORMANCE=daprshop-redis,stock-redis,sqlite $(GO) test $(RACE) -count=1 -run 'TestStateStoreConformance|TestRedisStateCrashes' -v ./internal/daprdtest/
-	DAPRSHOP_TEST_STATE_STORE=daprshop-redis $(GO) test $(RACE) -count=1 ./internal/barrier/ ./services/...
+	DAPRSHOP_TEST_STATE_STORE=daprshop-redis $(GO) test $(RACE) -count=1 ./internal/state/ ./internal/barrier/ ./services/...
+
+# The state layer's contract (internal/state), which the unit tests' memory
+# store keeps too, through daprd on the kind of store of every profile:
+# SQLite (local, kafka; make test runs it), the redis profile's component
+# (test-redis), PostgreSQL and MariaDB (on the machine's servers; .ci/run
+# starts them).
+.PHONY: test-stores
+test-stores: tools ## the state layer's contract on the postgres and mysql profiles' stores (needs PostgreSQL and MariaDB on 127.0.0.1)
+	@for kind in postgres mysql; do \
+	  echo "test-stores: $$kind"; \
+	  DAPRSHOP_TEST_STATE_STORE=$$kind $(GO) test $(RACE) -count=1 -run 'TestDaprStore$$' ./internal/state/ || exit 1; \
+	done
 
 # Each stage says how long it took (CI's log has no clock of its own).
 STAGE = s=$$(date +%s); $(1) || exit 1; echo "$(2) took $$(( $$(date +%s) - s ))s"
@@ -167,8 +179,9 @@ NR_SKIP := TestChaosPubSubSubscriberCrashes|TestChaosBrokerRestart|TestSagaFigur
 # Consul and the Kubernetes tools building beside them at the lowest priority
 # until the stage that needs them (the suite on consul, make test-k8s).
 .PHONY: test-profiles
-test-profiles: ## the redis state store's suites, the end-to-end suite on every other profile and name resolution, then make test-k8s
+test-profiles: ## the redis state store's suites, the state layer's contract on every store, the end-to-end suite on every other profile and name resolution, then make test-k8s
 	@$(call STAGE,$(MAKE) --no-print-directory test-redis,test-profiles: test-redis)
+	@$(call STAGE,$(MAKE) --no-print-directory test-stores,test-profiles: test-stores)
 	@for p in $(filter-out local,$(PROFILES)); do \
 	  $(call STAGE,$(MAKE) --no-print-directory test-e2e PROFILE=$$p NAMERESOLUTION=sqlite,test-profiles: the suite on $$p); \
 	done

@@ -17,8 +17,9 @@
 //   - a Cancel with nothing to undo succeeds doing nothing (Empty);
 //   - a Try whose work fails writes nothing, so a retry runs it again.
 //
-// The barrier needs a transactional store with insert-only writes and
-// ETags, which Dapr's state API gives (dapr.go adapts it).
+// The barrier keeps its records in a state.Store, the one the business
+// records are in, and reads them in one bulk call with the business records
+// its work names.
 package barrier
 
 import (
@@ -27,39 +28,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"regexp"
 	"time"
+
+	"github.com/daprshop/daprshop/internal/state"
 )
-
-// Op is one write of a transaction. ETag "" with Insert false is an
-// unconditional upsert; Insert makes it fail if the key exists.
-type Op struct {
-	Key    string
-	Value  []byte // nil with Delete
-	ETag   string
-	Insert bool
-	Delete bool
-}
-
-// Item is a stored value and its ETag.
-type Item struct {
-	Value []byte
-	ETag  string
-}
-
-// Store is what the barrier needs of a state store.
-type Store interface {
-	// Get reads keys; missing ones are absent from the map.
-	Get(ctx context.Context, keys ...string) (map[string]Item, error)
-	// Transact applies ops all or nothing. A failed Insert or ETag check
-	// is ErrConflict.
-	Transact(ctx context.Context, ops []Op) error
-}
-
-// ErrConflict reports a transaction that lost a race: an inserted key that
-// exists, or an ETag that changed.
-var ErrConflict = errors.New("state changed meanwhile")
 
 // ErrNoTry is a Confirm whose Try never succeeded, was blocked by a Cancel
 // or was undone by one: there is nothing to confirm.
@@ -75,12 +48,19 @@ const (
 	Cancel  Kind = "cancel"
 )
 
-// Work is the business change of an op: it reads what it needs (through
-// its own store, noting ETags), and returns its result and the writes that
-// make it, which commit together with the barrier record or not at all.
-// It may run more than once (after a conflict), so it must not have effects
-// of its own.
-type Work func(ctx context.Context) (result json.RawMessage, ops []Op, err error)
+// Work is the business change of an op.
+type Work struct {
+	// Reads are the keys of the business records Change needs, read in
+	// the same bulk call as the barrier's records.
+	Reads []string
+	// Change returns the op's result and the writes that make it, which
+	// commit together with the barrier record or not at all, from read:
+	// the records of Reads as read (missing ones absent), with their
+	// ETags. What else it needs it reads through the store itself. It
+	// may run more than once (after a lost race), so it must not have
+	// effects of its own.
+	Change func(ctx context.Context, read map[string]state.Item) (result json.RawMessage, ops []state.Op, err error)
+}
 
 // Outcome says what an op did.
 type Outcome struct {
@@ -105,11 +85,10 @@ type record struct {
 
 // Barrier runs ops behind barrier records in a store.
 type Barrier struct {
-	store    Store
-	now      func() time.Time
-	attempts int
-	backoff  func(attempt int) time.Duration
-	logger   *slog.Logger
+	store   state.Store
+	now     func() time.Time
+	retries state.Retries
+	logger  *slog.Logger
 }
 
 // maxAttempts bounds how often an op is run again after losing a race. A
@@ -122,9 +101,9 @@ const maxAttempts = 64
 type Option func(*Barrier)
 
 // WithBackoff sets the pause before attempt n+1 after n lost races
-// (Backoff by default).
+// (state.Backoff by default).
 func WithBackoff(backoff func(attempt int) time.Duration) Option {
-	return func(b *Barrier) { b.backoff = backoff }
+	return func(b *Barrier) { b.retries.Backoff = backoff }
 }
 
 // WithLogger logs every replayed op (a repeat of one that ran before: a
@@ -136,20 +115,12 @@ func WithLogger(logger *slog.Logger) Option {
 }
 
 // New returns a barrier keeping its records in store.
-func New(store Store, now func() time.Time, opts ...Option) *Barrier {
-	b := &Barrier{store: store, now: now, attempts: maxAttempts, backoff: Backoff, logger: slog.New(slog.DiscardHandler)}
+func New(store state.Store, now func() time.Time, opts ...Option) *Barrier {
+	b := &Barrier{store: store, now: now, retries: state.Retries{Attempts: maxAttempts}, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(b)
 	}
 	return b
-}
-
-// Backoff is the default pause after n lost races: doubling from 1 ms up to
-// 50 ms, drawn from its upper half so that racers fall out of step.
-func Backoff(attempt int) time.Duration {
-	d := time.Millisecond << min(attempt-1, 6)
-	d = min(d, 50*time.Millisecond)
-	return d/2 + rand.N(d/2+1)
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
@@ -163,7 +134,7 @@ func Key(gid, branch string, kind Kind) string {
 // Errors from work are returned as they are (nothing is written). A lost
 // race (another write to the same records committed first) runs the op
 // again after a short pause; lost maxAttempts times in a row, or until ctx
-// ends, it is ErrConflict.
+// ends, it is state.ErrConflict.
 func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {
 	if !namePattern.MatchString(gid) || !namePattern.MatchString(branch) {
 		return Outcome{}, fmt.Errorf("barrier: gid %q or branch %q is not a name", gid, branch)
@@ -173,30 +144,27 @@ func (b *Barrier) Do(ctx context.Context, gid, branch string, kind Kind, work Wo
 	default:
 		return Outcome{}, fmt.Errorf("barrier: unknown op %q", kind)
 	}
-	for attempt := 1; ; attempt++ {
-		out, err := b.once(ctx, gid, branch, kind, work)
-		if err == nil && out.Replayed {
-			b.logger.InfoContext(ctx, "barrier op replayed", "gid", gid, "branch", branch, "op", string(kind), "blocked", out.Blocked, "empty", out.Empty)
-		}
-		if !errors.Is(err, ErrConflict) {
-			return out, err
-		}
-		if attempt == b.attempts {
-			return Outcome{}, fmt.Errorf("barrier %s %s %s: %d races lost: %w", gid, branch, kind, attempt, err)
-		}
-		t := time.NewTimer(b.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Outcome{}, fmt.Errorf("barrier %s %s %s: %w (%w)", gid, branch, kind, ErrConflict, ctx.Err())
-		case <-t.C:
-		}
+	var out Outcome
+	err := b.retries.Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = b.once(ctx, gid, branch, kind, work)
+		return err
+	})
+	if errors.Is(err, state.ErrConflict) {
+		return Outcome{}, fmt.Errorf("barrier %s %s %s: %w", gid, branch, kind, err)
 	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if out.Replayed {
+		b.logger.InfoContext(ctx, "barrier op replayed", "gid", gid, "branch", branch, "op", string(kind), "blocked", out.Blocked, "empty", out.Empty)
+	}
+	return out, nil
 }
 
 func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work Work) (Outcome, error) {
 	tryKey, ownKey, cancelKey := Key(gid, branch, Try), Key(gid, branch, kind), Key(gid, branch, Cancel)
-	items, err := b.store.Get(ctx, tryKey, ownKey, cancelKey)
+	items, err := b.store.Get(ctx, append([]string{tryKey, ownKey, cancelKey}, work.Reads...)...)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -226,7 +194,7 @@ func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work 
 		if !triedOK {
 			// The try never happened (or is still on its way): record it as
 			// blocked, so that it never will, and undo nothing.
-			ops := []Op{
+			ops := []state.Op{
 				{Key: tryKey, Value: encode(record{Blocked: true, CreatedAt: now}), Insert: true},
 				{Key: ownKey, Value: encode(record{Empty: true, CreatedAt: now}), Insert: true},
 			}
@@ -243,11 +211,11 @@ func (b *Barrier) once(ctx context.Context, gid, branch string, kind Kind, work 
 			return Outcome{Empty: true, Replayed: true}, nil
 		}
 	}
-	result, ops, err := work(ctx)
+	result, ops, err := work.Change(ctx, items)
 	if err != nil {
 		return Outcome{}, err
 	}
-	ops = append([]Op{{Key: ownKey, Value: encode(record{Result: result, CreatedAt: now}), Insert: true}}, ops...)
+	ops = append([]state.Op{{Key: ownKey, Value: encode(record{Result: result, CreatedAt: now}), Insert: true}}, ops...)
 	if err := b.store.Transact(ctx, ops); err != nil {
 		return Outcome{}, err
 	}

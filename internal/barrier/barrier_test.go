@@ -14,45 +14,40 @@ import (
 	"testing"
 	"time"
 
-	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 var now = func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
 
 // counter is a business record: a number changed under its ETag.
 type counter struct {
-	store barrier.Store
+	store state.Store
 	key   string
 	runs  atomic.Int64 // how often a work function ran
 }
 
 // add returns work that adds n to the counter and reports the new value.
 func (c *counter) add(n int) barrier.Work {
-	return func(ctx context.Context) (json.RawMessage, []barrier.Op, error) {
+	return barrier.Work{Reads: []string{c.key}, Change: func(_ context.Context, read map[string]state.Item) (json.RawMessage, []state.Op, error) {
 		c.runs.Add(1)
-		items, err := c.store.Get(ctx, c.key)
-		if err != nil {
-			return nil, nil, err
-		}
-		v, op := 0, barrier.Op{Key: c.key, Insert: true}
-		if it, ok := items[c.key]; ok {
+		v, op := 0, state.Op{Key: c.key, Insert: true}
+		if it, ok := read[c.key]; ok {
+			var err error
 			if v, err = strconv.Atoi(string(it.Value)); err != nil {
 				return nil, nil, err
 			}
-			op = barrier.Op{Key: c.key, ETag: it.ETag}
+			op = state.Op{Key: c.key, ETag: it.ETag}
 		}
 		v += n
 		op.Value = []byte(strconv.Itoa(v))
-		return json.RawMessage(strconv.Itoa(v)), []barrier.Op{op}, nil
-	}
+		return json.RawMessage(strconv.Itoa(v)), []state.Op{op}, nil
+	}}
 }
 
 func (c *counter) value(t *testing.T) int {
@@ -68,7 +63,7 @@ func (c *counter) value(t *testing.T) int {
 }
 
 // testBarrier is what the barrier guarantees, on a given store.
-func testBarrier(t *testing.T, store barrier.Store) {
+func testBarrier(t *testing.T, store state.Store) {
 	ctx := context.Background()
 	b := barrier.New(store, now)
 	newCounter := func() *counter { return &counter{store: store, key: "count-" + uuid.NewString()} }
@@ -90,7 +85,9 @@ func testBarrier(t *testing.T, store barrier.Store) {
 		t.Parallel()
 		c, gid := newCounter(), uuid.NewString()
 		declined := errors.New("declined")
-		_, err := b.Do(ctx, gid, "charge", barrier.Try, func(context.Context) (json.RawMessage, []barrier.Op, error) { return nil, nil, declined })
+		_, err := b.Do(ctx, gid, "charge", barrier.Try, barrier.Work{Change: func(context.Context, map[string]state.Item) (json.RawMessage, []state.Op, error) {
+			return nil, nil, declined
+		}})
 		assert.ErrorIs(t, err, declined)
 		out, err := b.Do(ctx, gid, "charge", barrier.Try, c.add(1))
 		require.NoError(t, err)
@@ -223,56 +220,49 @@ func testBarrier(t *testing.T, store barrier.Store) {
 	})
 }
 
-// testStore is what every Store must do.
-func testStore(t *testing.T, store barrier.Store) {
-	ctx := context.Background()
-	t.Run("insert-only, ETags, all or nothing", func(t *testing.T) {
-		t.Parallel()
-		a, b := "a-"+uuid.NewString(), "b-"+uuid.NewString()
-		require.NoError(t, store.Transact(ctx, []barrier.Op{{Key: a, Value: []byte(`1`), Insert: true}}))
-		err := store.Transact(ctx, []barrier.Op{{Key: a, Value: []byte(`2`), Insert: true}})
-		assert.ErrorIs(t, err, barrier.ErrConflict, "insert of an existing key")
+// countingStore counts the calls that reach a store.
+type countingStore struct {
+	state.Store
+	gets, transacts atomic.Int64
+}
 
-		items, err := store.Get(ctx, a, b)
-		require.NoError(t, err)
-		require.Contains(t, items, a)
-		assert.NotContains(t, items, b)
-		etag := items[a].ETag
-		assert.JSONEq(t, `1`, string(items[a].Value))
+func (s *countingStore) Get(ctx context.Context, keys ...string) (map[string]state.Item, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, keys...)
+}
 
-		err = store.Transact(ctx, []barrier.Op{
-			{Key: b, Value: []byte(`1`), Insert: true},
-			{Key: a, Value: []byte(`3`), ETag: "999999"},
-		})
-		assert.ErrorIs(t, err, barrier.ErrConflict, "a stale ETag")
-		items, err = store.Get(ctx, a, b)
-		require.NoError(t, err)
-		assert.NotContains(t, items, b, "nothing of a failed transaction is written")
+func (s *countingStore) Transact(ctx context.Context, ops []state.Op) error {
+	s.transacts.Add(1)
+	return s.Store.Transact(ctx, ops)
+}
 
-		require.NoError(t, store.Transact(ctx, []barrier.Op{{Key: a, Value: []byte(`4`), ETag: etag}}))
-		err = store.Transact(ctx, []barrier.Op{{Key: a, Value: []byte(`5`), ETag: etag}})
-		assert.ErrorIs(t, err, barrier.ErrConflict, "an ETag used twice")
-
-		require.NoError(t, store.Transact(ctx, []barrier.Op{{Key: a, Delete: true}, {Key: b, Value: []byte(`2`)}}))
-		items, err = store.Get(ctx, a, b)
-		require.NoError(t, err)
-		assert.NotContains(t, items, a)
-		assert.JSONEq(t, `2`, string(items[b].Value))
-	})
+// An op reads its barrier records and its work's records in one call and
+// writes in one transaction; a repeat reads once and writes nothing.
+func TestOneReadOneWritePerOp(t *testing.T) {
+	t.Parallel()
+	store := &countingStore{Store: state.NewMemoryStore()}
+	b := barrier.New(store, now)
+	c := &counter{store: store, key: "n"}
+	_, err := b.Do(t.Context(), "order-1", "charge", barrier.Try, c.add(2))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), store.gets.Load())
+	assert.Equal(t, int64(1), store.transacts.Load())
+	_, err = b.Do(t.Context(), "order-1", "charge", barrier.Try, c.add(2))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), store.gets.Load())
+	assert.Equal(t, int64(1), store.transacts.Load(), "a replay writes nothing")
 }
 
 func TestMemoryStore(t *testing.T) {
 	t.Parallel()
-	store := barrier.NewMemoryStore()
-	testStore(t, store)
-	testBarrier(t, store)
+	testBarrier(t, state.NewMemoryStore())
 }
 
 func TestMemoryStoreErr(t *testing.T) {
 	t.Parallel()
-	store := barrier.NewMemoryStore()
-	store.Err = errors.New("down")
-	_, err := barrier.New(store, now).Do(context.Background(), "g", "b", barrier.Try, nil)
+	store := state.NewMemoryStore()
+	store.Fail(errors.New("down"))
+	_, err := barrier.New(store, now).Do(context.Background(), "g", "b", barrier.Try, barrier.Work{})
 	assert.EqualError(t, err, "down")
 }
 
@@ -281,31 +271,15 @@ func TestDaprStore(t *testing.T) {
 		t.Skip("needs a real daprd")
 	}
 	t.Parallel()
-	sc := daprdtest.Start(t, "barrier", `
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: "{{dir}}/barrier.db"
-    - name: busyTimeout
-      value: 2s
-`)
-	store := barrier.NewDaprStore(sc.Client, "store")
-	testStore(t, store)
-	testBarrier(t, store)
+	sc := daprdtest.Start(t, "barrier", daprdtest.StateStore("store"))
+	testBarrier(t, state.NewDaprStore(sc.Client, "store"))
 }
 
 func ExampleBarrier_Do() {
-	store := barrier.NewMemoryStore()
-	b := barrier.New(store, time.Now)
-	charge := func(context.Context) (json.RawMessage, []barrier.Op, error) {
-		return json.RawMessage(`{"charged":500}`), []barrier.Op{{Key: "wallet-ada", Value: []byte(`{"balance":500}`)}}, nil
-	}
+	b := barrier.New(state.NewMemoryStore(), time.Now)
+	charge := barrier.Work{Change: func(context.Context, map[string]state.Item) (json.RawMessage, []state.Op, error) {
+		return json.RawMessage(`{"charged":500}`), []state.Op{{Key: "wallet-ada", Value: []byte(`{"balance":500}`)}}, nil
+	}}
 	for range 2 {
 		out, _ := b.Do(context.Background(), "order-1", "charge", barrier.Try, charge)
 		fmt.Println(string(out.Result), out.Replayed)
@@ -316,69 +290,26 @@ func ExampleBarrier_Do() {
 }
 
 // contended is a store on which every transaction loses a race.
-type contended struct{ *barrier.MemoryStore }
+type contended struct{ *state.MemoryStore }
 
-func (contended) Transact(context.Context, []barrier.Op) error { return barrier.ErrConflict }
+func (contended) Transact(context.Context, []state.Op) error { return state.ErrConflict }
 
 func TestDoBacksOffThenGivesUp(t *testing.T) {
 	t.Parallel()
 	var pauses atomic.Int64
-	b := barrier.New(contended{barrier.NewMemoryStore()}, now, barrier.WithBackoff(func(int) time.Duration { pauses.Add(1); return 0 }))
-	noop := func(context.Context) (json.RawMessage, []barrier.Op, error) { return nil, nil, nil }
+	b := barrier.New(contended{state.NewMemoryStore()}, now, barrier.WithBackoff(func(int) time.Duration { pauses.Add(1); return 0 }))
+	noop := barrier.Work{Change: func(context.Context, map[string]state.Item) (json.RawMessage, []state.Op, error) {
+		return nil, nil, nil
+	}}
 	_, err := b.Do(context.Background(), "g", "b", barrier.Try, noop)
-	assert.ErrorIs(t, err, barrier.ErrConflict)
+	assert.ErrorIs(t, err, state.ErrConflict)
 	assert.Equal(t, int64(63), pauses.Load(), "64 attempts, a pause between each")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = barrier.New(contended{barrier.NewMemoryStore()}, now).Do(ctx, "g", "b", barrier.Try, noop)
-	assert.ErrorIs(t, err, barrier.ErrConflict)
+	_, err = barrier.New(contended{state.NewMemoryStore()}, now).Do(ctx, "g", "b", barrier.Try, noop)
+	assert.ErrorIs(t, err, state.ErrConflict)
 	assert.ErrorIs(t, err, context.Canceled, "a caller gone stops the retries")
-}
-
-func TestBackoffGrowsAndStaysBounded(t *testing.T) {
-	t.Parallel()
-	for attempt := 1; attempt <= 100; attempt++ {
-		d := barrier.Backoff(attempt)
-		ceiling := min(time.Millisecond<<min(attempt-1, 6), 50*time.Millisecond)
-		assert.GreaterOrEqual(t, d, ceiling/2, "attempt %d", attempt)
-		assert.LessOrEqual(t, d, ceiling, "attempt %d", attempt)
-	}
-}
-
-// failingTx is a Dapr client whose state transactions all fail with err.
-type failingTx struct {
-	dapr.Client
-	err error
-}
-
-func (f failingTx) ExecuteStateTransaction(context.Context, string, map[string]string, []*dapr.StateOperation) error {
-	return f.err
-}
-
-// How the Dapr store reports each way a transaction can fail: the races
-// (an ETag, or a rollback to break a lock conflict) as ErrConflict, which
-// the barrier runs again; anything else as an error of its own.
-func TestDaprStoreTransactFailures(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		err      error
-		conflict bool
-	}{
-		{"etag mismatch", status.Error(codes.Aborted, "possible etag mismatch"), true},
-		{"deadlock", status.Error(codes.Internal, "error while executing state transaction: Error 1213 (40001): Deadlock found when trying to get lock; try restarting transaction"), true},
-		{"lock wait timeout", status.Error(codes.Internal, "Error 1205 (HY000): Lock wait timeout exceeded; try restarting transaction"), true},
-		{"store down", status.Error(codes.Unavailable, "connection refused"), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			store := barrier.NewDaprStore(failingTx{err: tc.err}, "store")
-			err := store.Transact(t.Context(), []barrier.Op{{Key: "k", Value: []byte(`1`)}})
-			require.Error(t, err)
-			assert.Equal(t, tc.conflict, errors.Is(err, barrier.ErrConflict), "%v", err)
-		})
-	}
 }
 
 // Every replayed op is logged once, with what names it; a first run, an
@@ -387,7 +318,7 @@ func TestWithLoggerLogsReplays(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
-	store := barrier.NewMemoryStore()
+	store := state.NewMemoryStore()
 	b := barrier.New(store, now, barrier.WithLogger(logger))
 	c := &counter{store: store, key: "n"}
 	ctx := context.Background()
@@ -396,9 +327,9 @@ func TestWithLoggerLogsReplays(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.Do(ctx, "order-2", "charge", barrier.Cancel, c.add(-1)) // empty cancel
 	require.NoError(t, err)
-	_, err = b.Do(ctx, "order-3", "charge", barrier.Try, func(context.Context) (json.RawMessage, []barrier.Op, error) {
+	_, err = b.Do(ctx, "order-3", "charge", barrier.Try, barrier.Work{Change: func(context.Context, map[string]state.Item) (json.RawMessage, []state.Op, error) {
 		return nil, nil, errors.New("declined")
-	})
+	}})
 	require.Error(t, err)
 	assert.Empty(t, buf.String(), "nothing replayed yet")
 

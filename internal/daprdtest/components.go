@@ -8,11 +8,14 @@ import (
 )
 
 // StoreEnv names the environment variable that chooses the kind of state
-// store StateStore returns: "sqlite" (the default: the local profile's),
-// "daprshop-redis" (the redis profile's pluggable component on a Redis of
-// the test's own) or "stock-redis" (Dapr's state.redis, which the
-// conformance suite holds up as a negative control). `make test-redis`
-// runs the adapters' contract tests on daprshop-redis.
+// store StateStore returns: "sqlite" (the default: the local and kafka
+// profiles'), "daprshop-redis" (the redis profile's pluggable component on
+// a Redis of the test's own), "postgres" or "mysql" (the postgres and mysql
+// profiles' components, on the machine's servers, 127.0.0.1:5432 and :3306,
+// in tables of the tests' own), or "stock-redis" (Dapr's state.redis, which
+// the conformance suite holds up as a negative control). `make test-redis`
+// runs the stores' contract tests on daprshop-redis, `make test-stores` the
+// state layer's on every kind.
 const StoreEnv = "DAPRSHOP_TEST_STATE_STORE"
 
 // Store kinds, for StoreEnv and StateStoreOf.
@@ -20,6 +23,8 @@ const (
 	SQLite        = "sqlite"
 	DaprshopRedis = "daprshop-redis"
 	StockRedis    = "stock-redis"
+	Postgres      = "postgres"
+	MySQL         = "mysql"
 )
 
 // StateStore returns, for Start, a state store component named name of the
@@ -27,11 +32,16 @@ const (
 // components from here, so that no file of a service names a component
 // type (internal/launcher/profiles_test.go checks).
 func StateStore(name string, opts ...StoreOption) string {
-	kind := os.Getenv(StoreEnv)
-	if kind == "" {
-		kind = SQLite
+	return StateStoreOf(StoreKind(), name, opts...)
+}
+
+// StoreKind is the kind of state store StoreEnv chooses (SQLite unless it
+// names another).
+func StoreKind() string {
+	if kind := os.Getenv(StoreEnv); kind != "" {
+		return kind
 	}
-	return StateStoreOf(kind, name, opts...)
+	return SQLite
 }
 
 // StateStoreOf returns a state store component of a kind. SQLite: a file
@@ -41,7 +51,7 @@ func StateStore(name string, opts ...StoreOption) string {
 // kinds: "{{redis}}", which Start replaces by a redis-server of the
 // sidecar's own; for daprshop-redis Start also runs the component.
 func StateStoreOf(kind, name string, opts ...StoreOption) string {
-	var typ string
+	typ, version := "", "v1"
 	var meta [][2]string
 	switch kind {
 	case SQLite:
@@ -53,6 +63,22 @@ func StateStoreOf(kind, name string, opts ...StoreOption) string {
 			typ = "state." + DaprshopRedis
 		}
 		meta = [][2]string{{"redisHost", "{{redis}}"}, {"redisDB", "0"}}
+	case Postgres: // as components/postgres/ has it, in database postgres
+		typ, version = "state.postgresql", "v2"
+		meta = [][2]string{
+			{"connectionString", "host=127.0.0.1 port=5432 user=postgres database=postgres connect_timeout=10"},
+			{"tablePrefix", "daprshoptest_" + strings.ReplaceAll(name, "-", "_") + "_"},
+			{"metadataTableName", "daprshoptest_dapr_metadata"},
+		}
+	case MySQL: // as components/mysql/ has it, in schema daprshoptest
+		typ = "state.mysql"
+		meta = [][2]string{
+			{"connectionString", "root:@tcp(127.0.0.1:3306)/?allowNativePasswords=true&parseTime=true&tx_isolation=%27READ-COMMITTED%27&innodb_lock_wait_timeout=3"},
+			{"schemaName", "daprshoptest"},
+			{"tableName", strings.ReplaceAll(name, "-", "_") + "_state"},
+			{"metadataTableName", "daprshoptest_dapr_metadata"},
+			{"cleanupInterval", "1m"},
+		}
 	default:
 		panic(fmt.Sprintf("daprdtest: unknown state store kind %q (%s)", kind, StoreEnv))
 	}
@@ -60,7 +86,7 @@ func StateStoreOf(kind, name string, opts ...StoreOption) string {
 		meta = append(meta, o()...)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: %s\nspec:\n  type: %s\n  version: v1\n  metadata:\n", name, typ)
+	fmt.Fprintf(&b, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: %s\nspec:\n  type: %s\n  version: %s\n  metadata:\n", name, typ, version)
 	for _, kv := range meta {
 		fmt.Fprintf(&b, "    - name: %s\n      value: %q\n", kv[0], kv[1])
 	}

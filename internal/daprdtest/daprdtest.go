@@ -2,8 +2,9 @@
 // `make tools`) for a test: no app, no control plane (StartWithWorkflows
 // adds a placement and a scheduler), the resources the test gives, an API
 // token, and free ports. It waits on /v1.0/healthz, and
-// stops the sidecar when the test ends. Adapters in dapr.go files are tested
-// against it, so that their contract tests meet the real runtime.
+// stops the sidecar when the test ends. The state layer and every store and
+// adapter of the services are tested against it, so that their contract
+// tests meet the real runtime.
 package daprdtest
 
 import (

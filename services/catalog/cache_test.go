@@ -11,25 +11,26 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // countingStore counts the reads that reach the store. When gate is set,
 // Get reads the product, then waits for gate to close before returning it.
 type countingStore struct {
-	*fakeProductStore
+	*memProducts
 	gets, getManys, indexes atomic.Int64
 	gate                    chan struct{}
 }
 
 func newCountingStore(t *testing.T) *countingStore {
 	t.Helper()
-	s := &countingStore{fakeProductStore: newFakeProductStore()}
+	s := &countingStore{memProducts: newMemProducts()}
 	require.NoError(t, s.Seed(context.Background(), testProducts))
 	return s
 }
 
 func (s *countingStore) Get(ctx context.Context, id string) (Product, error) {
-	p, err := s.fakeProductStore.Get(ctx, id)
+	p, err := s.memProducts.Get(ctx, id)
 	s.gets.Add(1)
 	if s.gate != nil {
 		<-s.gate
@@ -39,12 +40,12 @@ func (s *countingStore) Get(ctx context.Context, id string) (Product, error) {
 
 func (s *countingStore) GetMany(ctx context.Context, ids []string) ([]Product, error) {
 	s.getManys.Add(1)
-	return s.fakeProductStore.GetMany(ctx, ids)
+	return s.memProducts.GetMany(ctx, ids)
 }
 
 func (s *countingStore) Index(ctx context.Context) ([]string, error) {
 	s.indexes.Add(1)
-	return s.fakeProductStore.Index(ctx)
+	return s.memProducts.Index(ctx)
 }
 
 // clock is a time source tests move by hand.
@@ -208,7 +209,7 @@ func TestCacheLoadRacingAStockChangeIsNotKept(t *testing.T) {
 	}()
 	// The load has read the product and is held; the stock changes.
 	require.Eventually(t, func() bool { return store.gets.Load() == 1 }, 10*time.Second, time.Millisecond)
-	_, err := store.fakeProductStore.UpdateStock(ctx, "mug", func(s *Stock) error { return s.Reserve(5) })
+	_, err := store.memProducts.UpdateStock(ctx, "mug", func(s *Stock) error { return s.Reserve(5) })
 	require.NoError(t, err)
 	_, err = c.UpdateStock(ctx, "mug", func(s *Stock) error { return s.Reserve(1) })
 	require.NoError(t, err)
@@ -242,13 +243,13 @@ func TestCacheDoesNotKeepErrors(t *testing.T) {
 		read  func(*cache) error
 		calls func(*countingStore) int64
 	}{
-		{"get, store down", func(s *countingStore) { s.err = storeDown },
+		{"get, store down", func(s *countingStore) { s.mem.Fail(storeDown) },
 			func(c *cache) error { _, err := c.Get(ctx, "mug"); return err }, func(s *countingStore) int64 { return s.gets.Load() }},
-		{"get, not found", func(s *countingStore) { delete(s.products, "mug") },
+		{"get, not found", func(s *countingStore) { _ = s.mem.Put(ctx, state.Op{Key: productKey("mug"), Delete: true}) },
 			func(c *cache) error { _, err := c.Get(ctx, "mug"); return err }, func(s *countingStore) int64 { return s.gets.Load() }},
-		{"get many, store down", func(s *countingStore) { s.err = storeDown },
+		{"get many, store down", func(s *countingStore) { s.mem.Fail(storeDown) },
 			func(c *cache) error { _, err := c.GetMany(ctx, []string{"mug"}); return err }, func(s *countingStore) int64 { return s.getManys.Load() }},
-		{"index, store down", func(s *countingStore) { s.err = storeDown },
+		{"index, store down", func(s *countingStore) { s.mem.Fail(storeDown) },
 			func(c *cache) error { _, err := c.Index(ctx); return err }, func(s *countingStore) int64 { return s.indexes.Load() }},
 	}
 	for _, tt := range tests {
@@ -256,15 +257,14 @@ func TestCacheDoesNotKeepErrors(t *testing.T) {
 			t.Parallel()
 			store := newCountingStore(t)
 			c := newCache(store, ttl, newClock().Now)
-			store.mu.Lock()
 			tt.fail(store)
-			store.mu.Unlock()
 			require.Error(t, tt.read(c))
 
-			store.mu.Lock()
-			store.err = nil
-			store.products["mug"] = fakeRecord{product: testProducts[0]}
-			store.mu.Unlock()
+			store.mem.Fail(nil)
+			mug, err := state.Insert(productKey("mug"), testProducts[0])
+			require.NoError(t, err)
+			mug.Insert = false
+			require.NoError(t, store.mem.Put(ctx, mug))
 			assert.NoError(t, tt.read(c), "asked the store again")
 			assert.Equal(t, int64(2), tt.calls(store))
 		})

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/faults"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -25,7 +24,7 @@ import (
 // products (behind the read cache, as in production) and the reservations,
 // with a clock the test moves.
 type harness struct {
-	state   *barrier.MemoryStore
+	state   *state.MemoryStore
 	clock   *clock
 	res     *reservations
 	handler http.Handler
@@ -33,8 +32,8 @@ type harness struct {
 
 func newHarness(t *testing.T, f faults.Faults) *harness {
 	t.Helper()
-	h := &harness{state: barrier.NewMemoryStore(), clock: newClock()}
-	products := &stateProductStore{state: h.state}
+	h := &harness{state: state.NewMemoryStore(), clock: newClock()}
+	products := newStateProductStore(h.state)
 	cached := newCache(products, ttl, h.clock.Now)
 	svc := newService(cached)
 	require.NoError(t, svc.Seed(context.Background(), testProducts))
@@ -301,9 +300,9 @@ func TestTryRefusesWhatItCannotReserve(t *testing.T) {
 			if order == "" {
 				order = uuid.NewString()
 			}
-			h.state.Err = tt.storeErr
+			h.state.Fail(tt.storeErr)
 			w := h.do(http.MethodPost, "/reservations/"+order+"/try", tt.contentType, tt.body)
-			h.state.Err = nil
+			h.state.Fail(nil)
 			require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 			assertProblem(t, tt.wantStatus, "", w)
 			var p web.Problem
@@ -364,212 +363,4 @@ func TestReservationRoutesNeedTheAppToken(t *testing.T) {
 		})
 	}
 	assert.Empty(t, h.held(t))
-}
-
-func TestListHeldReservations(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, faults.Faults{})
-	orders := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
-	for _, o := range orders {
-		require.Equal(t, http.StatusOK, h.post("/reservations/"+o+"/try", `{"items":[{"product_id":"mug","quantity":1}]}`).Code)
-	}
-	require.Equal(t, http.StatusOK, h.post("/reservations/"+orders[1]+"/confirm", "").Code)
-
-	got := h.held(t)
-	want := []string{orders[0], orders[2]}
-	if want[0] > want[1] {
-		want[0], want[1] = want[1], want[0]
-	}
-	var ids []string
-	for _, r := range got {
-		ids = append(ids, r.OrderID)
-	}
-	assert.Equal(t, want, ids, "the held ones, sorted by order id")
-	h.assertInvariant(t)
-
-	for _, q := range []string{"", "?status=confirmed", "?status=RESERVED"} {
-		w := h.get("/reservations" + q)
-		require.Equal(t, http.StatusBadRequest, w.Code, "%q: %s", q, w.Body.String())
-		assertProblem(t, http.StatusBadRequest, "status", w)
-	}
-}
-
-func TestListStock(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, faults.Faults{})
-	require.Equal(t, http.StatusOK, h.post("/reservations/"+uuid.NewString()+"/try", `{"items":[{"product_id":"mug","quantity":3},{"product_id":"beans-1kg","quantity":1}]}`).Code)
-	w := h.get("/stock")
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
-	assert.JSONEq(t, `{"items":[
-		{"id":"beans-1kg","available":2,"reserved":2,"sold":2},
-		{"id":"kettle","available":0,"reserved":0,"sold":0},
-		{"id":"mug","available":5,"reserved":3,"sold":0}]}`, w.Body.String())
-
-	h.state.Err = storeDown
-	w = h.get("/stock")
-	assert.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
-}
-
-func TestReservationRoutesWaitForTheSeed(t *testing.T) {
-	t.Parallel()
-	state := barrier.NewMemoryStore()
-	products := &stateProductStore{state: state}
-	require.NoError(t, products.Seed(context.Background(), testProducts)) // stored, but the service has not seeded
-	svc := newService(products)
-	res := newReservations(state, products, func(...string) {}, time.Now, reservationTTL, svc.requireSeeded)
-	h := &harness{state: state, res: res, handler: newServer(discard, svc, res, faults.Faults{}, ready, testToken)}
-	assert.Equal(t, http.StatusServiceUnavailable, h.post("/reservations/"+uuid.NewString()+"/try", mug2).Code)
-	assert.Equal(t, http.StatusServiceUnavailable, h.get("/stock").Code)
-}
-
-// A stock change made by a reservation drops the product from the read
-// cache: browsing sees it at once, not after the cache's TTL.
-func TestReservationsDropCachedProducts(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, faults.Faults{})
-	available := func() int64 {
-		w := h.get("/products/mug")
-		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-		var p productResponse
-		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
-		return p.Available
-	}
-	sold, released := uuid.NewString(), uuid.NewString()
-	steps := []struct {
-		target string
-		want   int64
-	}{
-		{"", 8}, // cached from here on
-		{"/reservations/" + sold + "/try", 6},
-		{"/reservations/" + released + "/try", 4},
-		{"/reservations/" + sold + "/confirm", 4},
-		{"/reservations/" + released + "/cancel", 6},
-	}
-	for _, s := range steps {
-		if s.target != "" {
-			require.Equal(t, http.StatusOK, h.post(s.target, mug2).Code, s.target)
-		}
-		assert.Equal(t, s.want, available(), s.target)
-	}
-	order := uuid.NewString()
-	require.Equal(t, http.StatusOK, h.post("/reservations/"+order+"/try", mug2).Code)
-	assert.Equal(t, int64(4), available())
-	h.clock.Advance(reservationTTL)
-	_, err := h.res.Sweep(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, int64(6), available(), "an expiry drops it too")
-}
-
-// Many checkouts of one product at once: exactly its stock is reserved, the
-// others are refused as out of stock, none fails because of the others'
-// writes.
-func TestConcurrentTriesOnOneProduct(t *testing.T) {
-	t.Parallel()
-	const tries = 200
-	h := newHarness(t, faults.Faults{})
-	h.res.state = yieldingState{h.state} // interleave reads and writes
-	h.res.barrier = barrier.New(h.res.state, h.clock.Now)
-	body := func(i int) string {
-		if i%2 == 0 {
-			return `{"items":[{"product_id":"mug","quantity":1}]}`
-		}
-		return `{"items":[{"product_id":"mug","quantity":1},{"product_id":"beans-1kg","quantity":1}]}`
-	}
-	codes := make([]int, tries)
-	var wg sync.WaitGroup
-	for i := range tries {
-		wg.Go(func() {
-			w := h.post("/reservations/"+uuid.NewString()+"/try", body(i))
-			codes[i] = w.Code
-		})
-	}
-	wg.Wait()
-	count := map[int]int{}
-	for _, c := range codes {
-		count[c]++
-	}
-	assert.Equal(t, map[int]int{http.StatusOK: 8, http.StatusUnprocessableEntity: tries - 8}, count)
-	assert.Equal(t, int64(0), h.stock(t)["mug"].Available)
-	h.assertInvariant(t)
-}
-
-func TestFaults(t *testing.T) {
-	t.Parallel()
-	wantSleep := 300 * time.Millisecond
-	tests := []struct {
-		name        string
-		faults      faults.Faults
-		random      float64
-		waitErr     error
-		wantTry     int
-		wantConfirm int
-		wantCancel  int
-		wantWaits   int
-	}{
-		{"off", faults.Faults{}, 0, nil, 200, 200, 200, 0},
-		{"every call fails", faults.Faults{FailureRate: 1}, 0.999, nil, 503, 503, 503, 0},
-		{"a draw under the rate fails", faults.Faults{FailureRate: 0.5}, 0.499, nil, 503, 503, 503, 0},
-		{"a draw at or over the rate passes", faults.Faults{FailureRate: 0.5}, 0.5, nil, 200, 200, 200, 0},
-		{"the confirm step fails", faults.Faults{Step: "confirm"}, 0, nil, 200, 503, 200, 0},
-		{"the try step fails", faults.Faults{Step: "try"}, 0, nil, 503, 409, 200, 0},
-		{"latency before each", faults.Faults{Latency: wantSleep}, 0, nil, 200, 200, 200, 3},
-		{"the caller leaves during the latency", faults.Faults{Latency: wantSleep}, 0, context.Canceled, 503, 503, 503, 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var mu sync.Mutex
-			var waits []time.Duration
-			f := tt.faults
-			f.Roll = func() float64 { return tt.random }
-			f.Wait = func(_ context.Context, d time.Duration) error {
-				mu.Lock()
-				defer mu.Unlock()
-				waits = append(waits, d)
-				return tt.waitErr
-			}
-			h := newHarness(t, f)
-			// A try and a confirm of one order, a cancel of another.
-			sold, other := uuid.NewString(), uuid.NewString()
-			for _, s := range []struct {
-				order, op string
-				want      int
-			}{{sold, "try", tt.wantTry}, {sold, "confirm", tt.wantConfirm}, {other, "cancel", tt.wantCancel}} {
-				w := h.post("/reservations/"+s.order+"/"+s.op, mug2)
-				assert.Equal(t, s.want, w.Code, "%s: %s", s.op, w.Body.String())
-				h.assertInvariant(t)
-			}
-			assert.Len(t, waits, tt.wantWaits)
-			for _, d := range waits {
-				assert.Equal(t, wantSleep, d)
-			}
-			assert.Equal(t, http.StatusOK, h.get("/stock").Code, "faults leave the reads alone")
-		})
-	}
-}
-
-func TestSweepUntilDone(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	ticks := make(chan time.Time)
-	swept := make(chan struct{})
-	results := []error{errors.New("store down"), nil}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		i := 0
-		sweepUntilDone(ctx, discard, ticks, func(context.Context) (int, error) {
-			err := results[i%len(results)]
-			i++
-			swept <- struct{}{}
-			return 1, err
-		})
-	}()
-	for range 3 { // a failed sweep does not stop the next
-		ticks <- time.Time{}
-		<-swept
-	}
-	cancel()
-	<-done // stops with its context
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/apperr"
-	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/paging"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -31,110 +30,16 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func ready(context.Context) error { return nil }
 
-// fakeProductStore keeps products in memory under the store's rules: seeds
-// are insert-only, and UpdateStock writes only if the product's version did
-// not change while change ran. change runs without the lock, as it runs
-// between a read and a write over the network, so a fake's caller can write
-// in between too. When err is set, every call returns it.
-type fakeProductStore struct {
-	mu       sync.Mutex
-	products map[string]fakeRecord
-	index    []string
-	err      error
+// memProducts is the product store on a memory state store, for the unit
+// tests; mem.Fail makes it a store that is down.
+type memProducts struct {
+	*stateProductStore
+	mem *state.MemoryStore
 }
 
-type fakeRecord struct {
-	product Product
-	version int
-}
-
-var _ productStore = (*fakeProductStore)(nil)
-
-func newFakeProductStore() *fakeProductStore {
-	return &fakeProductStore{products: map[string]fakeRecord{}, index: []string{}}
-}
-
-func (s *fakeProductStore) Get(_ context.Context, id string) (Product, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return Product{}, s.err
-	}
-	r, ok := s.products[id]
-	if !ok {
-		return Product{}, apperr.E(apperr.NotFound, "product %s not found", id)
-	}
-	return r.product, nil
-}
-
-func (s *fakeProductStore) GetMany(_ context.Context, ids []string) ([]Product, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return nil, s.err
-	}
-	products := []Product{}
-	for _, id := range ids {
-		if r, ok := s.products[id]; ok {
-			products = append(products, r.product)
-		}
-	}
-	return products, nil
-}
-
-func (s *fakeProductStore) Index(context.Context) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return nil, s.err
-	}
-	return slices.Clone(s.index), nil
-}
-
-func (s *fakeProductStore) Seed(_ context.Context, products []Product) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	ids := slices.Clone(s.index)
-	for _, p := range products {
-		if _, ok := s.products[p.ID]; !ok {
-			s.products[p.ID] = fakeRecord{product: p}
-		}
-		ids = append(ids, p.ID)
-	}
-	slices.Sort(ids)
-	s.index = slices.Compact(ids)
-	return nil
-}
-
-func (s *fakeProductStore) UpdateStock(_ context.Context, id string, change func(*Stock) error) (Product, error) {
-	for range stockAttempts {
-		s.mu.Lock()
-		r, ok := s.products[id]
-		err := s.err
-		s.mu.Unlock()
-		switch {
-		case err != nil:
-			return Product{}, err
-		case !ok:
-			return Product{}, apperr.E(apperr.NotFound, "product %s not found", id)
-		}
-		p := r.product
-		if err := change(&p.Stock); err != nil {
-			return Product{}, err
-		}
-		s.mu.Lock()
-		if s.products[id].version != r.version {
-			s.mu.Unlock()
-			continue
-		}
-		s.products[id] = fakeRecord{product: p, version: r.version + 1}
-		s.mu.Unlock()
-		return p, nil
-	}
-	return Product{}, apperr.E(apperr.Conflict, "the stock of %s changed %d times while updating", id, stockAttempts)
+func newMemProducts() *memProducts {
+	mem := state.NewMemoryStore()
+	return &memProducts{stateProductStore: newStateProductStore(mem), mem: mem}
 }
 
 // testProducts is a small catalog, deliberately not in id order.
@@ -146,7 +51,7 @@ var testProducts = []Product{
 
 // newTestReservations serves no reservation: for tests of the other routes.
 func newTestReservations(svc *service, store productStore) *reservations {
-	return newReservations(barrier.NewMemoryStore(), store, func(...string) {}, time.Now, time.Minute, svc.requireSeeded)
+	return newReservations(state.NewMemoryStore(), store, func(...string) {}, time.Now, time.Minute, svc.requireSeeded)
 }
 
 // newTestServer serves the catalog from store, seeded with products unless
@@ -219,13 +124,13 @@ func TestListProducts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeProductStore()
+			store := newMemProducts()
 			products := testProducts
 			if tt.unseeded {
 				products = nil
 			}
 			h := newTestServer(t, store, products)
-			store.err = tt.storeErr
+			store.mem.Fail(tt.storeErr)
 			w := get(h, "/products"+tt.query, tt.token)
 			require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 			if tt.wantBody != "" {
@@ -240,7 +145,7 @@ func TestListProducts(t *testing.T) {
 
 func TestListProductsWalksEveryProductOnce(t *testing.T) {
 	t.Parallel()
-	h := newTestServer(t, newFakeProductStore(), seedProducts)
+	h := newTestServer(t, newMemProducts(), seedProducts)
 	var want []string
 	for _, p := range seedProducts {
 		want = append(want, p.ID)
@@ -305,13 +210,13 @@ func TestGetProduct(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeProductStore()
+			store := newMemProducts()
 			products := testProducts
 			if tt.unseeded {
 				products = nil
 			}
 			h := newTestServer(t, store, products)
-			store.err = tt.storeErr
+			store.mem.Fail(tt.storeErr)
 			w := get(h, "/products/"+tt.id, tt.token)
 			require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 			if tt.wantBody != "" {
@@ -341,7 +246,7 @@ func TestHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			svc := newService(newFakeProductStore())
+			svc := newService(newMemProducts())
 			if tt.seeded {
 				require.NoError(t, svc.Seed(context.Background(), testProducts))
 			}
@@ -354,7 +259,7 @@ func TestHealth(t *testing.T) {
 
 func TestUnknownRoutesAndMethods(t *testing.T) {
 	t.Parallel()
-	h := newTestServer(t, newFakeProductStore(), testProducts)
+	h := newTestServer(t, newMemProducts(), testProducts)
 	tests := []struct {
 		name       string
 		method     string

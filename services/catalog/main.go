@@ -59,6 +59,7 @@ import (
 	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -112,10 +113,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	products := newDaprProductStore(client, storeName)
+	records := state.NewDaprStore(client, storeName)
+	products := newStateProductStore(records)
 	cached := newCache(products, ttl, time.Now)
 	svc := newService(cached)
-	res := newReservations(barrier.NewDaprStore(client, storeName), products, cached.Invalidate, time.Now, reservationTTL, svc.requireSeeded, barrier.WithLogger(logger))
+	res := newReservations(records, products, cached.Invalidate, time.Now, reservationTTL, svc.requireSeeded, barrier.WithLogger(logger))
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	ready := allReady(checker.Ready, svc.Ready)
 

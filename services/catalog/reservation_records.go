@@ -7,7 +7,7 @@ import (
 	"hash/fnv"
 	"time"
 
-	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // The records of the stock participant in the state store, and the writes
@@ -43,7 +43,7 @@ type heldRecord struct {
 
 // moveStock reads the products of res and returns their writes after move
 // of each line's units, each under the ETag it was read with.
-func (r *reservations) moveStock(ctx context.Context, res Reservation, move func(*Stock, int64) error) ([]barrier.Op, error) {
+func (r *reservations) moveStock(ctx context.Context, res Reservation, move func(*Stock, int64) error) ([]state.Op, error) {
 	keys := make([]string, len(res.Items))
 	for i, l := range res.Items {
 		keys[i] = productKey(l.ProductID)
@@ -52,23 +52,23 @@ func (r *reservations) moveStock(ctx context.Context, res Reservation, move func
 	if err != nil {
 		return nil, err
 	}
-	ops := make([]barrier.Op, 0, len(res.Items)+2)
+	ops := make([]state.Op, 0, len(res.Items)+2)
 	for i, l := range res.Items {
-		it, ok := items[keys[i]]
-		if !ok {
-			return nil, fmt.Errorf("product %s of the reservation of order %s is missing", l.ProductID, res.OrderID)
-		}
-		p, err := decodeProduct(l.ProductID, it.Value)
+		rec, err := state.Lookup[Product](items, keys[i])
 		if err != nil {
 			return nil, err
 		}
+		if !rec.Found {
+			return nil, fmt.Errorf("product %s of the reservation of order %s is missing", l.ProductID, res.OrderID)
+		}
+		p := rec.Value
 		before := p.Stock
 		if err := move(&p.Stock, l.Quantity); err != nil {
 			// The product does not count the reservation's units as
 			// reserved: a read that raced another op, or a broken invariant.
 			return nil, fmt.Errorf("move %d units of %s for order %s: %w: %w", l.Quantity, l.ProductID, res.OrderID, errStaleMove, err)
 		}
-		op, err := productOp(p, it.ETag, before)
+		op, err := productOp(p, rec.ETag, before)
 		if err != nil {
 			return nil, err
 		}
@@ -79,30 +79,30 @@ func (r *reservations) moveStock(ctx context.Context, res Reservation, move func
 
 // productOp writes p under etag, after checking that its stock can follow
 // before.
-func productOp(p Product, etag string, before Stock) (barrier.Op, error) {
+func productOp(p Product, etag string, before Stock) (state.Op, error) {
 	if err := checkChange(before, p.Stock); err != nil {
-		return barrier.Op{}, fmt.Errorf("stock of %s: %w", p.ID, err)
+		return state.Op{}, fmt.Errorf("stock of %s: %w", p.ID, err)
 	}
 	if etag == "" {
 		// Without an ETag the write would be unconditional, and could
 		// overwrite a concurrent change.
-		return barrier.Op{}, fmt.Errorf("product %s was read without an ETag", p.ID)
+		return state.Op{}, fmt.Errorf("product %s was read without an ETag", p.ID)
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
-		return barrier.Op{}, err
+		return state.Op{}, err
 	}
-	return barrier.Op{Key: productKey(p.ID), Value: b, ETag: etag}, nil
+	return state.Op{Key: productKey(p.ID), Value: b, ETag: etag}, nil
 }
 
 // shardOp returns the write of the index shard at key after change: under
 // the ETag it was read with, or insert-only when there was none.
-func shardOp(items map[string]barrier.Item, key string, change func(*heldRecord)) (barrier.Op, error) {
+func shardOp(items map[string]state.Item, key string, change func(*heldRecord)) (state.Op, error) {
 	h := heldRecord{Orders: map[string]time.Time{}}
 	it, ok := items[key]
 	if ok {
 		if err := json.Unmarshal(it.Value, &h); err != nil {
-			return barrier.Op{}, fmt.Errorf("decode %s: %w", key, err)
+			return state.Op{}, fmt.Errorf("decode %s: %w", key, err)
 		}
 		if h.Orders == nil {
 			h.Orders = map[string]time.Time{}
@@ -111,10 +111,10 @@ func shardOp(items map[string]barrier.Item, key string, change func(*heldRecord)
 	change(&h)
 	b, err := json.Marshal(h)
 	if err != nil {
-		return barrier.Op{}, err
+		return state.Op{}, err
 	}
 	if !ok {
-		return barrier.Op{Key: key, Value: b, Insert: true}, nil
+		return state.Op{Key: key, Value: b, Insert: true}, nil
 	}
-	return barrier.Op{Key: key, Value: b, ETag: it.ETag}, nil
+	return state.Op{Key: key, Value: b, ETag: it.ETag}, nil
 }

@@ -44,7 +44,7 @@ func TestSeedProducts(t *testing.T) {
 // flakyStore fails the first failures seeds, as a store behind a sidecar
 // that is not up yet does.
 type flakyStore struct {
-	*fakeProductStore
+	*memProducts
 	failures int
 }
 
@@ -53,12 +53,12 @@ func (s *flakyStore) Seed(ctx context.Context, products []Product) error {
 		s.failures--
 		return storeDown
 	}
-	return s.fakeProductStore.Seed(ctx, products)
+	return s.memProducts.Seed(ctx, products)
 }
 
 func TestSeedUntilDoneTriesUntilTheStoreAnswers(t *testing.T) {
 	t.Parallel()
-	store := &flakyStore{fakeProductStore: newFakeProductStore(), failures: 3}
+	store := &flakyStore{memProducts: newMemProducts(), failures: 3}
 	svc := newService(store)
 	var waits []int
 	backoff := func(attempt int) time.Duration {
@@ -76,7 +76,7 @@ func TestSeedUntilDoneTriesUntilTheStoreAnswers(t *testing.T) {
 
 func TestSeedUntilDoneStopsWithItsContext(t *testing.T) {
 	t.Parallel()
-	store := &flakyStore{fakeProductStore: newFakeProductStore(), failures: 1 << 30}
+	store := &flakyStore{memProducts: newMemProducts(), failures: 1 << 30}
 	svc := newService(store)
 	ctx, cancel := context.WithCancel(context.Background())
 	backoff := func(attempt int) time.Duration {

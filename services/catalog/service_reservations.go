@@ -9,6 +9,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // reservations holds the use cases of the catalog as the stock participant
@@ -34,7 +35,7 @@ import (
 // transaction that lost a race writes nothing and runs again on fresh
 // records: available + reserved + sold never changes for a product.
 type reservations struct {
-	state    barrier.Store
+	state    state.Store
 	barrier  *barrier.Barrier
 	products productStore        // uncached: the stock listing reads the store
 	forget   func(ids ...string) // drops products from the read cache
@@ -43,7 +44,7 @@ type reservations struct {
 	seeded   func() error
 }
 
-func newReservations(state barrier.Store, products productStore, forget func(ids ...string), now func() time.Time, ttl time.Duration, seeded func() error, opts ...barrier.Option) *reservations {
+func newReservations(state state.Store, products productStore, forget func(ids ...string), now func() time.Time, ttl time.Duration, seeded func() error, opts ...barrier.Option) *reservations {
 	return &reservations{
 		state:    state,
 		barrier:  barrier.New(state, now, opts...),
@@ -79,9 +80,7 @@ func (r *reservations) Try(ctx context.Context, orderID string, lines []Line) (R
 	if err := r.seeded(); err != nil {
 		return Reservation{}, err
 	}
-	out, err := r.do(ctx, orderID, barrier.Try, func(ctx context.Context) (json.RawMessage, []barrier.Op, error) {
-		return r.reserve(ctx, orderID, lines)
-	})
+	out, err := r.do(ctx, orderID, barrier.Try, r.reserve(orderID, lines))
 	// Even on failure: a transaction that timed out may have committed.
 	r.forget(productIDs(lines)...)
 	if err != nil {
@@ -100,35 +99,39 @@ func (r *reservations) Try(ctx context.Context, orderID string, lines []Line) (R
 	return res, nil
 }
 
-// reserve is the work of a try: it reads the products, the reservation and
-// its index shard, and returns the reservation and the writes that make it.
-func (r *reservations) reserve(ctx context.Context, orderID string, lines []Line) (json.RawMessage, []barrier.Op, error) {
+// reserve is the work of a try: from the products, the reservation and its
+// index shard (read with the barrier's records) it returns the reservation
+// and the writes that make it.
+func (r *reservations) reserve(orderID string, lines []Line) barrier.Work {
 	resKey, shardKey := reservationKey(orderID), heldShardOf(orderID)
 	keys := make([]string, 0, len(lines)+2)
 	for _, l := range lines {
 		keys = append(keys, productKey(l.ProductID))
 	}
-	items, err := r.state.Get(ctx, append(keys, resKey, shardKey)...)
-	if err != nil {
-		return nil, nil, err
-	}
+	return barrier.Work{Reads: append(keys, resKey, shardKey), Change: func(_ context.Context, items map[string]state.Item) (json.RawMessage, []state.Op, error) {
+		return r.reserveFrom(items, orderID, lines, keys)
+	}}
+}
+
+func (r *reservations) reserveFrom(items map[string]state.Item, orderID string, lines []Line, keys []string) (json.RawMessage, []state.Op, error) {
+	resKey, shardKey := reservationKey(orderID), heldShardOf(orderID)
 	if _, ok := items[resKey]; ok {
 		// A twin of this try committed since the barrier looked for its
 		// record: this one's insert-only write would fail. The barrier runs
 		// again, finds the record and answers with its result.
-		return nil, nil, fmt.Errorf("order %s was reserved meanwhile: %w", orderID, barrier.ErrConflict)
+		return nil, nil, fmt.Errorf("order %s was reserved meanwhile: %w", orderID, state.ErrConflict)
 	}
-	ops := make([]barrier.Op, 0, len(lines)+2)
+	ops := make([]state.Op, 0, len(lines)+2)
 	for i, l := range lines {
-		it, ok := items[keys[i]]
-		if !ok {
-			return nil, nil, &apperr.Error{Kind: apperr.Unprocessable, Msg: fmt.Sprintf("unknown product %s", l.ProductID),
-				Fields: []apperr.FieldError{{Field: fmt.Sprintf("items[%d].product_id", i), Detail: "no such product"}}}
-		}
-		p, err := decodeProduct(l.ProductID, it.Value)
+		rec, err := state.Lookup[Product](items, keys[i])
 		if err != nil {
 			return nil, nil, err
 		}
+		if !rec.Found {
+			return nil, nil, &apperr.Error{Kind: apperr.Unprocessable, Msg: fmt.Sprintf("unknown product %s", l.ProductID),
+				Fields: []apperr.FieldError{{Field: fmt.Sprintf("items[%d].product_id", i), Detail: "no such product"}}}
+		}
+		p := rec.Value
 		before := p.Stock
 		if err := p.Stock.Reserve(l.Quantity); errors.Is(err, ErrOutOfStock) {
 			return nil, nil, &apperr.Error{Kind: apperr.Unprocessable, Err: err,
@@ -137,7 +140,7 @@ func (r *reservations) reserve(ctx context.Context, orderID string, lines []Line
 		} else if err != nil {
 			return nil, nil, err
 		}
-		op, err := productOp(p, it.ETag, before)
+		op, err := productOp(p, rec.ETag, before)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -148,7 +151,7 @@ func (r *reservations) reserve(ctx context.Context, orderID string, lines []Line
 	if err != nil {
 		return nil, nil, err
 	}
-	ops = append(ops, barrier.Op{Key: resKey, Value: b, Insert: true})
+	ops = append(ops, state.Op{Key: resKey, Value: b, Insert: true})
 	shard, err := shardOp(items, shardKey, func(h *heldRecord) { h.Orders[orderID] = res.ExpiresAt })
 	if err != nil {
 		return nil, nil, err
@@ -199,7 +202,7 @@ func (r *reservations) Cancel(ctx context.Context, orderID string) (settled, err
 // apperr.Unavailable, which the saga retries.
 func (r *reservations) do(ctx context.Context, orderID string, kind barrier.Kind, work barrier.Work) (barrier.Outcome, error) {
 	out, err := r.barrier.Do(ctx, orderID, reserveBranch, kind, work)
-	if errors.Is(err, barrier.ErrConflict) {
+	if errors.Is(err, state.ErrConflict) {
 		return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the stock is busy; try again")
 	}
 	return out, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // The reservation's state machine: what a confirm, a cancel or an expiry
@@ -54,12 +55,8 @@ var (
 func (r *reservations) settle(ctx context.Context, orderID string, kind barrier.Kind, s settlement) (barrier.Outcome, error) {
 	var touched []string
 	defer func() { r.forget(touched...) }()
-	return r.do(ctx, orderID, kind, func(ctx context.Context) (json.RawMessage, []barrier.Op, error) {
-		resKey, shardKey := reservationKey(orderID), heldShardOf(orderID)
-		items, err := r.state.Get(ctx, resKey, shardKey)
-		if err != nil {
-			return nil, nil, err
-		}
+	resKey, shardKey := reservationKey(orderID), heldShardOf(orderID)
+	return r.do(ctx, orderID, kind, barrier.Work{Reads: []string{resKey, shardKey}, Change: func(ctx context.Context, items map[string]state.Item) (json.RawMessage, []state.Op, error) {
 		it, ok := items[resKey]
 		if !ok {
 			return nil, nil, fmt.Errorf("the reservation of order %s is missing, but its try record is there", orderID)
@@ -92,7 +89,7 @@ func (r *reservations) settle(ctx context.Context, orderID string, kind barrier.
 				return nil, nil, rerr
 			}
 			if again[resKey].ETag != it.ETag {
-				return nil, nil, fmt.Errorf("%w: %w", barrier.ErrConflict, err)
+				return nil, nil, fmt.Errorf("%w: %w", state.ErrConflict, err)
 			}
 		}
 		if err != nil {
@@ -103,13 +100,13 @@ func (r *reservations) settle(ctx context.Context, orderID string, kind barrier.
 		if err != nil {
 			return nil, nil, err
 		}
-		ops = append(ops, barrier.Op{Key: resKey, Value: b, ETag: it.ETag})
+		ops = append(ops, state.Op{Key: resKey, Value: b, ETag: it.ETag})
 		shard, err := shardOp(items, shardKey, func(h *heldRecord) { delete(h.Orders, orderID) })
 		if err != nil {
 			return nil, nil, err
 		}
 		return result, append(ops, shard), nil
-	})
+	}})
 }
 
 // decide returns what s does to res at now: its next status and the stock

@@ -33,7 +33,7 @@ func TestUpdateStock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			store := newFakeProductStore()
+			store := newMemProducts()
 			svc := newService(store)
 			if tt.unseeded {
 				require.NoError(t, store.Seed(ctx, testProducts)) // stored, but the service has not seeded
@@ -57,13 +57,13 @@ func TestUpdateStock(t *testing.T) {
 
 func TestReadyOnceSeeded(t *testing.T) {
 	t.Parallel()
-	store := newFakeProductStore()
-	store.err = storeDown
+	store := newMemProducts()
+	store.mem.Fail(storeDown)
 	svc := newService(store)
 	require.ErrorIs(t, svc.Ready(context.Background()), errNotSeeded)
 	require.Error(t, svc.Seed(context.Background(), testProducts))
 	assert.ErrorIs(t, svc.Ready(context.Background()), errNotSeeded, "a failed seed leaves it unready")
-	store.err = nil
+	store.mem.Fail(nil)
 	require.NoError(t, svc.Seed(context.Background(), testProducts))
 	assert.NoError(t, svc.Ready(context.Background()))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // uniqueID returns a product id no other test uses, since the subtests
@@ -208,9 +209,9 @@ func testProductStoreContract(t *testing.T, store productStore) {
 	})
 }
 
-func TestFakeProductStoreContract(t *testing.T) {
+func TestMemoryProductStoreContract(t *testing.T) {
 	t.Parallel()
-	testProductStoreContract(t, newFakeProductStore())
+	testProductStoreContract(t, newMemProducts())
 }
 
 func TestDaprProductStoreContract(t *testing.T) {
@@ -219,5 +220,5 @@ func TestDaprProductStoreContract(t *testing.T) {
 	}
 	t.Parallel()
 	sc := daprdtest.Start(t, "catalog", daprdtest.StateStore("catalog-store"))
-	testProductStoreContract(t, newDaprProductStore(sc.Client, "catalog-store"))
+	testProductStoreContract(t, newStateProductStore(state.NewDaprStore(sc.Client, "catalog-store")))
 }

@@ -54,7 +54,7 @@ func newEventRequest(body io.Reader) *http.Request {
 
 func TestUserRegisteredWelcomesTheUser(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 
@@ -64,12 +64,12 @@ func TestUserRegisteredWelcomesTheUser(t *testing.T) {
 	assert.JSONEq(t, `{"status":"SUCCESS"}`, w.Body.String())
 	assert.Equal(t, map[string]Inbox{
 		adaID: {Items: []Notification{{ID: "ev-1", Kind: "welcome", Message: "Welcome to daprshop, Ada!", CreatedAt: wantCreatedAt}}},
-	}, store.inboxes)
+	}, store.inboxes())
 }
 
 func TestUserRegisteredDataAsString(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	h := newTestServer(store, ready)
 	body := `{"id":"ev-1","source":"users","type":"com.dapr.event.sent","data":"{\"user_id\":\"` + adaID + `\",\"name\":\"Ada\"}"}`
 	w := httptest.NewRecorder()
@@ -77,13 +77,13 @@ func TestUserRegisteredDataAsString(t *testing.T) {
 	h.ServeHTTP(w, newEventRequest(strings.NewReader(body)))
 
 	assert.JSONEq(t, `{"status":"SUCCESS"}`, w.Body.String())
-	require.Len(t, store.inboxes[adaID].Items, 1)
-	assert.Equal(t, "ev-1", store.inboxes[adaID].Items[0].ID)
+	require.Len(t, store.inboxes()[adaID].Items, 1)
+	assert.Equal(t, "ev-1", store.inboxes()[adaID].Items[0].ID)
 }
 
 func TestUserRegisteredRedeliveryIsAppliedOnce(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	h := newTestServer(store, ready)
 	first := httptest.NewRecorder()
 	h.ServeHTTP(first, newEventRequest(newEventBody("ev-1", adaID)))
@@ -94,13 +94,13 @@ func TestUserRegisteredRedeliveryIsAppliedOnce(t *testing.T) {
 
 	assert.Equal(t, http.StatusOK, second.Code)
 	assert.JSONEq(t, `{"status":"SUCCESS"}`, second.Body.String(), "a duplicate is acknowledged, or Dapr would redeliver it forever")
-	assert.Len(t, store.inboxes[adaID].Items, 1)
-	assert.Equal(t, 2, store.addCalls)
+	assert.Len(t, store.inboxes()[adaID].Items, 1)
+	assert.Equal(t, int64(2), store.addCalls.Load())
 }
 
 func TestUserRegisteredDistinctEventsStackNewestFirst(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	h := newTestServer(store, ready)
 	for _, id := range []string{"ev-1", "ev-2"} {
 		w := httptest.NewRecorder()
@@ -143,7 +143,7 @@ func TestUserRegisteredDropsPoison(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeInboxStore()
+			store := newMemInboxes()
 			h := newTestServer(store, ready)
 			w := httptest.NewRecorder()
 
@@ -151,8 +151,8 @@ func TestUserRegisteredDropsPoison(t *testing.T) {
 
 			assert.Equal(t, http.StatusOK, w.Code, "a non-2xx status would change what Dapr does")
 			assert.JSONEq(t, `{"status":"DROP"}`, w.Body.String())
-			assert.Zero(t, store.addCalls)
-			assert.Empty(t, store.inboxes)
+			assert.Zero(t, store.addCalls.Load())
+			assert.Empty(t, store.inboxes())
 		})
 	}
 }
@@ -172,8 +172,8 @@ func TestUserRegisteredStoreFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeInboxStore()
-			store.err = tt.err
+			store := newMemInboxes()
+			store.mem.Fail(tt.err)
 			h := newTestServer(store, ready)
 			w := httptest.NewRecorder()
 
@@ -181,34 +181,34 @@ func TestUserRegisteredStoreFailures(t *testing.T) {
 
 			assert.Equal(t, http.StatusOK, w.Code)
 			assert.JSONEq(t, `{"status":"`+string(tt.wantStatus)+`"}`, w.Body.String())
-			assert.Equal(t, 1, store.addCalls)
-			assert.Empty(t, store.inboxes)
+			assert.Equal(t, int64(1), store.addCalls.Load())
+			assert.Empty(t, store.inboxes())
 		})
 	}
 }
 
 func TestUserRegisteredRetryThenSuccess(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
-	store.err = apperr.E(apperr.Unavailable, "state store unavailable")
+	store := newMemInboxes()
+	store.mem.Fail(apperr.E(apperr.Unavailable, "state store unavailable"))
 	h := newTestServer(store, ready)
 	first := httptest.NewRecorder()
 	h.ServeHTTP(first, newEventRequest(newEventBody("ev-1", adaID)))
 	require.JSONEq(t, `{"status":"RETRY"}`, first.Body.String())
-	store.err = nil
+	store.mem.Fail(nil)
 	second := httptest.NewRecorder()
 
 	h.ServeHTTP(second, newEventRequest(newEventBody("ev-1", adaID)))
 
 	assert.JSONEq(t, `{"status":"SUCCESS"}`, second.Body.String())
-	assert.Len(t, store.inboxes[adaID].Items, 1)
+	assert.Len(t, store.inboxes()[adaID].Items, 1)
 }
 
 // A body that cannot be read is not poison: the event may be fine, so Dapr
 // must redeliver it rather than dead-letter it.
 func TestUserRegisteredRetriesAnUnreadableBody(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	h := newTestServer(store, ready)
 	body := io.MultiReader(strings.NewReader(`{"id":"ev-1","data":{`), iotest.ErrReader(errors.New("connection reset by peer")))
 	w := httptest.NewRecorder()
@@ -216,19 +216,19 @@ func TestUserRegisteredRetriesAnUnreadableBody(t *testing.T) {
 	h.ServeHTTP(w, newEventRequest(body))
 
 	assert.JSONEq(t, `{"status":"RETRY"}`, w.Body.String())
-	assert.Empty(t, store.inboxes)
+	assert.Empty(t, store.inboxes())
 }
 
 func TestUserRegisteredDropsNonCanonicalUserID(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 
 	h.ServeHTTP(w, newEventRequest(newEventBody("ev-1", strings.ToUpper(adaID))))
 
 	assert.JSONEq(t, `{"status":"DROP"}`, w.Body.String())
-	assert.Empty(t, store.inboxes)
+	assert.Empty(t, store.inboxes())
 }
 
 func TestWelcomeBoundsTheQuotedName(t *testing.T) {
@@ -261,7 +261,7 @@ func TestOrderFinishedTellsTheUserOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeInboxStore()
+			store := newMemInboxes()
 			h := newTestServer(store, ready)
 			for range 2 { // a redelivery
 				w := httptest.NewRecorder()
@@ -284,7 +284,7 @@ func TestOrderFinishedDropsPoison(t *testing.T) {
 		`{"order_id":"5f1e2d3c-4b5a-4697-8877-665544332211","user_id":"ada","status":"completed"}`,
 		`{"order_id":"5f1e2d3c-4b5a-4697-8877-665544332211","user_id":"` + adaID + `","status":"pending"}`,
 	} {
-		store := newFakeInboxStore()
+		store := newMemInboxes()
 		w := httptest.NewRecorder()
 		newTestServer(store, ready).ServeHTTP(w, orderEventRequest("/events/order-completed", "ev-1", data))
 		assert.JSONEq(t, `{"status":"DROP"}`, w.Body.String(), data)

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -36,50 +37,40 @@ var wantCreatedAt = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func ready(context.Context) error { return nil }
 
-// fakeInboxStore keeps inboxes in memory and, like the Dapr store, applies
-// each event id at most once. When err is set, every call returns it.
-type fakeInboxStore struct {
-	mu       sync.Mutex
-	inboxes  map[string]Inbox
-	applied  map[string]bool
-	addCalls int
-	err      error
+// memInboxes is the inbox store on a memory state store, for the unit
+// tests, counting AddOnce calls; mem.Fail makes it a store that is down.
+type memInboxes struct {
+	*stateInboxStore
+	mem      *state.MemoryStore
+	addCalls atomic.Int64
 }
 
-var _ inboxStore = (*fakeInboxStore)(nil)
+var _ inboxStore = (*memInboxes)(nil)
 
-func newFakeInboxStore() *fakeInboxStore {
-	return &fakeInboxStore{inboxes: map[string]Inbox{}, applied: map[string]bool{}}
+func newMemInboxes() *memInboxes {
+	mem := state.NewMemoryStore()
+	return &memInboxes{stateInboxStore: newStateInboxStore(mem), mem: mem}
 }
 
-func (s *fakeInboxStore) AddOnce(_ context.Context, userID, eventID string, n Notification) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addCalls++
-	if s.err != nil {
-		return false, s.err
+func (s *memInboxes) AddOnce(ctx context.Context, userID, eventID string, n Notification) (bool, error) {
+	s.addCalls.Add(1)
+	return s.stateInboxStore.AddOnce(ctx, userID, eventID, n)
+}
+
+// inboxes returns the inboxes stored, by user.
+func (s *memInboxes) inboxes() map[string]Inbox {
+	out := map[string]Inbox{}
+	for k, it := range s.mem.Snapshot("inbox-") {
+		var in Inbox
+		if err := json.Unmarshal(it.Value, &in); err != nil {
+			panic(err)
+		}
+		out[strings.TrimPrefix(k, "inbox-")] = in
 	}
-	if s.applied[eventID] {
-		return false, nil
-	}
-	in := s.inboxes[userID]
-	in.Add(n)
-	s.inboxes[userID] = in
-	s.applied[eventID] = true
-	return true, nil
+	return out
 }
 
-// Inbox returns a copy, as the real store does by decoding a fresh record.
-func (s *fakeInboxStore) Inbox(_ context.Context, userID string) (Inbox, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return Inbox{}, s.err
-	}
-	return Inbox{Items: slices.Clone(s.inboxes[userID].Items)}, nil
-}
-
-func newTestServer(store *fakeInboxStore, ready func(context.Context) error) http.Handler {
+func newTestServer(store *memInboxes, ready func(context.Context) error) http.Handler {
 	return newServer(discard, newService(store, fixedNow), ready, testToken)
 }
 
@@ -91,7 +82,7 @@ func newListRequest(userID string) *http.Request {
 
 func TestListNotifications(t *testing.T) {
 	t.Parallel()
-	store := newFakeInboxStore()
+	store := newMemInboxes()
 	ctx := context.Background()
 	for i, id := range []string{"e1", "e2", "e3"} {
 		_, err := store.AddOnce(ctx, adaID, id, Notification{ID: id, Kind: "welcome", Message: "hi", CreatedAt: wantCreatedAt.Add(time.Duration(i) * time.Minute)})
@@ -115,7 +106,7 @@ func TestListNotifications(t *testing.T) {
 
 func TestListNotificationsEmptyInbox(t *testing.T) {
 	t.Parallel()
-	h := newTestServer(newFakeInboxStore(), ready)
+	h := newTestServer(newMemInboxes(), ready)
 	w := httptest.NewRecorder()
 
 	h.ServeHTTP(w, newListRequest(adaID))
@@ -141,8 +132,8 @@ func TestListNotificationsFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeInboxStore()
-			store.err = tt.storeErr
+			store := newMemInboxes()
+			store.mem.Fail(tt.storeErr)
 			h := newTestServer(store, ready)
 			w := httptest.NewRecorder()
 
@@ -179,7 +170,7 @@ func TestAppTokenRequired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeInboxStore()
+			store := newMemInboxes()
 			h := newTestServer(store, ready)
 			r := httptest.NewRequest(tt.method, tt.path, newEventBody("e1", adaID))
 			if tt.token != "" {
@@ -191,8 +182,8 @@ func TestAppTokenRequired(t *testing.T) {
 
 			assert.Equal(t, http.StatusUnauthorized, w.Code)
 			assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
-			assert.Zero(t, store.addCalls)
-			assert.Empty(t, store.inboxes)
+			assert.Zero(t, store.addCalls.Load())
+			assert.Empty(t, store.inboxes())
 		})
 	}
 }
@@ -218,7 +209,7 @@ func TestHealthAndRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newTestServer(newFakeInboxStore(), func(context.Context) error { return tt.readyErr })
+			h := newTestServer(newMemInboxes(), func(context.Context) error { return tt.readyErr })
 			w := httptest.NewRecorder()
 
 			h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, nil))

@@ -36,6 +36,7 @@ import (
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -70,7 +71,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	svc := newService(newDaprInboxStore(client, storeName), time.Now)
+	svc := newService(newStateInboxStore(state.NewDaprStore(client, storeName)), time.Now)
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)

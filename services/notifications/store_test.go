@@ -13,6 +13,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // testInboxStoreContract is what every inboxStore must do. It runs against
@@ -115,9 +116,9 @@ func testInboxStoreContract(t *testing.T, store inboxStore) {
 	})
 }
 
-func TestFakeInboxStoreContract(t *testing.T) {
+func TestMemoryInboxStoreContract(t *testing.T) {
 	t.Parallel()
-	testInboxStoreContract(t, newFakeInboxStore())
+	testInboxStoreContract(t, newMemInboxes())
 }
 
 func TestDaprInboxStoreContract(t *testing.T) {
@@ -126,5 +127,5 @@ func TestDaprInboxStoreContract(t *testing.T) {
 	}
 	t.Parallel()
 	sc := daprdtest.Start(t, "notifications", daprdtest.StateStore("notifications-store"))
-	testInboxStoreContract(t, newDaprInboxStore(sc.Client, "notifications-store"))
+	testInboxStoreContract(t, newStateInboxStore(state.NewDaprStore(sc.Client, "notifications-store")))
 }

@@ -3,146 +3,72 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
-	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
-// fakeOrderStore keeps everything in memory, with a version per claim like
-// the ETag of the Dapr store. When err is set, every call returns it.
-type fakeOrderStore struct {
-	mu      sync.Mutex
-	orders  map[string]Order
-	index   map[string][]string
-	claims  map[string]claim
-	version map[string]int
-	reads   int // Claim calls
-	creates int // Create calls that saved an order
-	err     error
-	// onPut, when set, runs (unlocked) after each successful PutClaim: a
-	// test's hook to act while a request is in flight.
+// memOrders is the order store on a memory state store, for the unit
+// tests, counting what they look at; mem.Fail makes it a store that is
+// down.
+type memOrders struct {
+	*stateOrderStore
+	mem     *state.MemoryStore
+	reads   atomic.Int64 // Claim calls
+	creates atomic.Int64 // Create calls that saved an order
+	// onPut, when set, runs after each successful PutClaim: a test's hook
+	// to act while a request is in flight.
 	onPut func()
 }
 
-var _ orderStore = (*fakeOrderStore)(nil)
+var _ orderStore = (*memOrders)(nil)
 
-func newFakeOrderStore() *fakeOrderStore {
-	return &fakeOrderStore{orders: map[string]Order{}, index: map[string][]string{}, claims: map[string]claim{}, version: map[string]int{}}
+func newMemOrders() *memOrders {
+	mem := state.NewMemoryStore()
+	return &memOrders{stateOrderStore: newStateOrderStore(mem), mem: mem}
 }
 
-func (s *fakeOrderStore) Claim(_ context.Context, userID, key string) (claim, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reads++
-	if s.err != nil {
-		return claim{}, "", s.err
-	}
-	c, ok := s.claims[userID+"|"+key]
-	if !ok {
-		return claim{}, "", apperr.E(apperr.NotFound, "no claim")
-	}
-	return c, strconv.Itoa(s.version[userID+"|"+key]), nil
+func (s *memOrders) Claim(ctx context.Context, userID, key string) (claim, string, error) {
+	s.reads.Add(1)
+	return s.stateOrderStore.Claim(ctx, userID, key)
 }
 
-func (s *fakeOrderStore) PutClaim(_ context.Context, userID, key string, c claim, version string) error {
-	s.mu.Lock()
-	k := userID + "|" + key
-	if s.err != nil {
-		s.mu.Unlock()
-		return s.err
+func (s *memOrders) PutClaim(ctx context.Context, userID, key string, c claim, version string) error {
+	err := s.stateOrderStore.PutClaim(ctx, userID, key, c, version)
+	if err == nil && s.onPut != nil {
+		s.onPut()
 	}
-	_, exists := s.claims[k]
-	if (version == "" && exists) || (version != "" && (!exists || version != strconv.Itoa(s.version[k]))) {
-		s.mu.Unlock()
-		return apperr.E(apperr.Conflict, "the idempotency key changed meanwhile")
-	}
-	s.claims[k] = c
-	s.version[k]++
-	hook := s.onPut
-	s.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	return nil
+	return err
 }
 
-func (s *fakeOrderStore) DeleteClaim(_ context.Context, userID, key, version string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
+func (s *memOrders) Create(ctx context.Context, o Order, key string, response []byte) error {
+	err := s.stateOrderStore.Create(ctx, o, key, response)
+	if err == nil {
+		s.creates.Add(1)
 	}
-	k := userID + "|" + key
-	if _, ok := s.claims[k]; ok && version == strconv.Itoa(s.version[k]) {
-		delete(s.claims, k)
-		s.version[k]++
-	}
-	return nil
+	return err
 }
 
-func (s *fakeOrderStore) Create(_ context.Context, o Order, key string, response []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if _, ok := s.orders[o.ID]; ok {
-		return apperr.E(apperr.Conflict, "order %s exists already", o.ID)
-	}
-	s.orders[o.ID] = o
-	s.creates++
-	if key != "" {
-		k := o.UserID + "|" + key
-		if c, ok := s.claims[k]; ok && !c.Done && c.OrderID == o.ID {
-			c.Done, c.Response = true, response
-			s.claims[k] = c
-			s.version[k]++
+// orders returns the orders stored, by id.
+func (s *memOrders) orders() map[string]Order {
+	out := map[string]Order{}
+	for k, it := range s.mem.Snapshot("order-") {
+		var o Order
+		if err := json.Unmarshal(it.Value, &o); err != nil {
+			panic(fmt.Sprintf("decode %s: %v", k, err))
 		}
+		out[o.ID] = o
 	}
-	idx := s.index[o.UserID]
-	i, _ := slices.BinarySearch(idx, indexKey(o))
-	s.index[o.UserID] = slices.Insert(idx, i, indexKey(o))
-	return nil
+	return out
 }
 
-func (s *fakeOrderStore) Order(_ context.Context, id string) (Order, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return Order{}, s.err
-	}
-	o, ok := s.orders[id]
-	if !ok {
-		return Order{}, apperr.E(apperr.NotFound, "order %s not found", id)
-	}
-	return o, nil
-}
-
-func (s *fakeOrderStore) Index(_ context.Context, userID string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return nil, s.err
-	}
-	return slices.Clone(s.index[userID]), nil
-}
-
-func (s *fakeOrderStore) Orders(_ context.Context, ids []string) ([]Order, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return nil, s.err
-	}
-	out := []Order{}
-	for _, id := range ids {
-		if o, ok := s.orders[id]; ok {
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
+// claims returns the keys of the idempotency claims stored.
+func (s *memOrders) claims() []string { return slices.Sorted(maps.Keys(s.mem.Snapshot("idem-"))) }
 
 // fakeCatalog prices from a fixed list. When err is set, every call
 // returns it.
@@ -170,24 +96,6 @@ func (c *fakeCatalog) Product(_ context.Context, id string) (product, error) {
 		return product{}, apperr.E(apperr.NotFound, "no product %s", id)
 	}
 	return p, nil
-}
-
-func (s *fakeOrderStore) Update(_ context.Context, id string, change func(*Order) error) (Order, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return Order{}, s.err
-	}
-	o, ok := s.orders[id]
-	if !ok {
-		return Order{}, apperr.E(apperr.NotFound, "order %s not found", id)
-	}
-	o.Steps = slices.Clone(o.Steps)
-	if err := change(&o); err != nil {
-		return Order{}, err
-	}
-	s.orders[id] = o
-	return o, nil
 }
 
 // fakeCheckouts records the sagas started and cancelled and, like the

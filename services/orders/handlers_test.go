@@ -52,7 +52,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type harness struct {
-	store     *fakeOrderStore
+	store     *memOrders
 	catalog   *fakeCatalog
 	checkouts *fakeCheckouts
 	clock     *clock
@@ -60,7 +60,7 @@ type harness struct {
 }
 
 func newHarness() *harness {
-	h := &harness{store: newFakeOrderStore(), catalog: newFakeCatalog(), checkouts: newFakeCheckouts(), clock: &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	h := &harness{store: newMemOrders(), catalog: newFakeCatalog(), checkouts: newFakeCheckouts(), clock: &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	var n atomic.Int64
 	newID := func() string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n.Add(1)) }
 	// The saga's first step, as the workflow engine runs it after a start.
@@ -109,7 +109,7 @@ func TestPlaceOrder(t *testing.T) {
 		"items":[{"product_id":"espresso-beans-1kg","name":"Espresso beans, 1 kg","quantity":2,"price_cents":2450},
 		         {"product_id":"pour-over-kettle","name":"Pour-over kettle","quantity":1,"price_cents":5900}],
 		"total_cents":10800,"created_at":"2025-01-02T03:04:05Z","steps":[]}`, w.Body.String())
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 	assert.Contains(t, h.checkouts.started, "00000000-0000-4000-8000-000000000001", "its checkout saga started")
 }
 
@@ -172,8 +172,8 @@ func TestPlaceOrderRefusesBadInputAndChangesNothing(t *testing.T) {
 				require.NotEmpty(t, p.Errors, "the problem names the field")
 				assert.Equal(t, tt.wantField, p.Errors[0].Field)
 			}
-			assert.Empty(t, h.store.orders, "no order")
-			assert.Empty(t, h.store.claims, "the key stays free")
+			assert.Empty(t, h.store.orders(), "no order")
+			assert.Empty(t, h.store.claims(), "the key stays free")
 			assert.Empty(t, h.checkouts.started, "no saga")
 		})
 	}
@@ -188,7 +188,7 @@ func TestSameKeySameBodyGetsTheSameResponse(t *testing.T) {
 	again := h.place(adaID, "k1", "{ \"items\" : [ {\"quantity\":2, \"product_id\":\"espresso-beans-1kg\"} ] }")
 	assert.Equal(t, http.StatusAccepted, again.Code)
 	assert.Equal(t, first.Body.String(), again.Body.String(), "byte for byte")
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 }
 
 func TestSameKeyOtherBodyIs422(t *testing.T) {
@@ -198,7 +198,7 @@ func TestSameKeyOtherBodyIs422(t *testing.T) {
 	w := h.place(adaID, "k1", `{"items":[{"product_id":"espresso-beans-1kg","quantity":3}]}`)
 	assert.Equal(t, http.StatusUnprocessableEntity, w.Code)
 	assert.Contains(t, problemOf(t, w).Detail, "different order")
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 }
 
 func TestKeysAreScopedPerUser(t *testing.T) {
@@ -209,7 +209,7 @@ func TestKeysAreScopedPerUser(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, a.Code)
 	require.Equal(t, http.StatusAccepted, b.Code)
 	assert.NotEqual(t, a.Body.String(), b.Body.String())
-	assert.Len(t, h.store.orders, 2)
+	assert.Len(t, h.store.orders(), 2)
 }
 
 func TestSameKeyWhileInFlightIs409(t *testing.T) {
@@ -225,7 +225,7 @@ func TestSameKeyWhileInFlightIs409(t *testing.T) {
 	require.NotNil(t, second)
 	assert.Equal(t, http.StatusConflict, second.Code)
 	assert.Contains(t, problemOf(t, second).Detail, "still being processed")
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 }
 
 func TestAClaimLeftByADeadRequestIsTakenOverAfterItsLease(t *testing.T) {
@@ -240,7 +240,7 @@ func TestAClaimLeftByADeadRequestIsTakenOverAfterItsLease(t *testing.T) {
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 	assert.Contains(t, w.Body.String(), dead.OrderID, "the order keeps the id the key was given")
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 }
 
 func TestConcurrentRetriesMakeOneOrder(t *testing.T) {
@@ -256,9 +256,9 @@ func TestConcurrentRetriesMakeOneOrder(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Len(t, h.store.orders, 1)
+	require.Len(t, h.store.orders(), 1)
 	var o Order
-	for _, ord := range h.store.orders {
+	for _, ord := range h.store.orders() {
 		o = ord
 	}
 	for i, code := range codes {
@@ -279,7 +279,7 @@ func TestCatalogDownIs503AndFreesTheKey(t *testing.T) {
 	w := h.place(adaID, "k1", oneLine)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.NotContains(t, w.Body.String(), "connection refused")
-	assert.Empty(t, h.store.claims)
+	assert.Empty(t, h.store.claims())
 
 	h.catalog.mu.Lock()
 	h.catalog.err = nil
@@ -290,7 +290,7 @@ func TestCatalogDownIs503AndFreesTheKey(t *testing.T) {
 func TestStoreDownIs503(t *testing.T) {
 	t.Parallel()
 	h := newHarness()
-	h.store.err = apperr.Wrap(apperr.Unavailable, errors.New("db down"), "state store unavailable")
+	h.store.mem.Fail(apperr.Wrap(apperr.Unavailable, errors.New("db down"), "state store unavailable"))
 	for _, w := range []*httptest.ResponseRecorder{
 		h.place(adaID, "k1", oneLine),
 		h.do(http.MethodGet, "/users/"+adaID+"/orders", "", ""),
@@ -391,7 +391,7 @@ func TestRoutesNeedTheAppToken(t *testing.T) {
 		h.handler.ServeHTTP(w, r)
 		assert.Equal(t, http.StatusUnauthorized, w.Code, r.URL.Path)
 	}
-	assert.Empty(t, h.store.claims)
+	assert.Empty(t, h.store.claims())
 }
 
 func TestCancelOrder(t *testing.T) {

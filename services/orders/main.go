@@ -50,6 +50,7 @@ import (
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -91,7 +92,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	store := newDaprOrderStore(client, storeName)
+	store := newStateOrderStore(state.NewDaprStore(client, storeName))
 	httpClient := sidecar.NewHTTPClient(timeout)
 	cat := newDaprCatalog(sc, catalogApp, httpClient)
 	wf := workflow.NewClient(client.GrpcClientConn())

@@ -89,9 +89,9 @@ func (p *fakePublisher) Publish(_ context.Context, topic, id string, _ any) erro
 	return nil
 }
 
-func newSaga(t *testing.T) (*saga, *fakeOrderStore, *fakeParticipants, *fakePublisher, Order) {
+func newSaga(t *testing.T) (*saga, *memOrders, *fakeParticipants, *fakePublisher, Order) {
 	t.Helper()
-	store, parts, pub := newFakeOrderStore(), &fakeParticipants{refuse: map[string]string{}, fail: map[string]error{}, calls: map[string]int{}}, &fakePublisher{}
+	store, parts, pub := newMemOrders(), &fakeParticipants{refuse: map[string]string{}, fail: map[string]error{}, calls: map[string]int{}}, &fakePublisher{}
 	o := Order{ID: "5f1e2d3c-4b5a-4697-8877-665544332211", UserID: adaID, Status: StatusPending, TotalCents: 4900,
 		Items: []Item{{ProductID: "espresso-beans-1kg", Quantity: 2, PriceCents: 2450}}, Steps: []Step{}}
 	now := func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
@@ -142,7 +142,7 @@ func TestSagaActivityErrors(t *testing.T) {
 	require.NotNil(t, r.(outcome).Step)
 	assert.Equal(t, "release", r.(outcome).Step.Name)
 	assert.Equal(t, "failed", r.(outcome).Step.Status)
-	store.err = apperr.E(apperr.Unavailable, "the store is busy")
+	store.mem.Fail(apperr.E(apperr.Unavailable, "the store is busy"))
 	_, err = s.confirm(input(t, o))
 	assert.NoError(t, err, "a step does not need the order's store")
 }
@@ -180,10 +180,10 @@ func TestSagaStepsAreWrittenOnceByFinishOrder(t *testing.T) {
 	s, store, _, _, o := newSaga(t)
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	steps := []Step{{Name: "reserve", Status: "done", At: at}, {Name: "charge", Status: "done", At: at}, {Name: "confirm", Status: "done", At: at}}
-	store.err = apperr.E(apperr.Unavailable, "the store is busy")
+	store.mem.Fail(apperr.E(apperr.Unavailable, "the store is busy"))
 	_, err := s.finish(input(t, finishInput{OrderID: o.ID, Status: StatusCompleted, Steps: steps}))
 	require.Error(t, err, "FinishOrder fails while the store does, and is retried")
-	store.err = nil
+	store.mem.Fail(nil)
 	for range 2 {
 		_, err = s.finish(input(t, finishInput{OrderID: o.ID, Status: StatusCompleted, Steps: steps}))
 		require.NoError(t, err)

@@ -25,7 +25,7 @@ func TestCheckoutThatFailsToStartKeepsTheKey(t *testing.T) {
 	h.checkouts.err = apperr.Wrap(apperr.Unavailable, errors.New("deadline exceeded"), "workflow engine unavailable")
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
-	assert.Empty(t, h.store.orders)
+	assert.Empty(t, h.store.orders())
 
 	h.checkouts.mu.Lock()
 	h.checkouts.err = nil
@@ -35,7 +35,7 @@ func TestCheckoutThatFailsToStartKeepsTheKey(t *testing.T) {
 	w = h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 	assert.Contains(t, w.Body.String(), "00000000-0000-4000-8000-000000000001", "the id the key was given first")
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 	require.NotEmpty(t, h.checkouts.news)
 	assert.False(t, h.checkouts.news[len(h.checkouts.news)-1], "a take-over looks for the first request's saga")
 }
@@ -48,13 +48,13 @@ func TestNewKeyIsClaimedWithoutAReadAndStartedWithoutALook(t *testing.T) {
 	h := newHarness()
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
-	assert.Zero(t, h.store.reads, "claim reads")
+	assert.Zero(t, h.store.reads.Load(), "claim reads")
 	assert.Equal(t, []bool{true}, h.checkouts.news)
 
 	again := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
 	assert.Equal(t, w.Body.String(), again.Body.String(), "the same response")
-	assert.Equal(t, 1, h.store.reads, "the retry read the claim")
+	assert.Equal(t, int64(1), h.store.reads.Load(), "the retry read the claim")
 	assert.Equal(t, []bool{true}, h.checkouts.news, "and started nothing")
 }
 
@@ -81,7 +81,7 @@ func TestClientGoneWhileTheSagaStartsStillMakesTheOrder(t *testing.T) {
 // retry gets it at once.
 func assertRetryFindsTheOrder(t *testing.T, h *harness) {
 	t.Helper()
-	require.Len(t, h.store.orders, 1, "the order was saved")
+	require.Len(t, h.store.orders(), 1, "the order was saved")
 	again := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
 	assert.Contains(t, again.Body.String(), "00000000-0000-4000-8000-000000000001")
@@ -115,7 +115,7 @@ func TestCheckoutStartRetriedWhileTheEngineIsBusy(t *testing.T) {
 	assert.Equal(t, startAttempts, h.checkouts.starts)
 	assert.Equal(t, []bool{true, false, false, false}, h.checkouts.news, "a retried start may find the first one's saga")
 	assert.Len(t, h.checkouts.started, 1)
-	assert.Len(t, h.store.orders, 1)
+	assert.Len(t, h.store.orders(), 1)
 }
 
 // The saga is the one creator of the order: the request that placed it
@@ -126,9 +126,9 @@ func TestTheSagaIsTheOneCreatorOfTheOrder(t *testing.T) {
 	h := newHarness()
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
-	assert.Equal(t, 1, h.store.creates, "one write of the order")
+	assert.Equal(t, int64(1), h.store.creates.Load(), "one write of the order")
 	id := "00000000-0000-4000-8000-000000000001"
-	require.Contains(t, h.store.orders, id)
+	require.Contains(t, h.store.orders(), id)
 	c, _, err := h.store.Claim(context.Background(), adaID, "k1")
 	require.NoError(t, err)
 	assert.True(t, c.Done)
@@ -136,7 +136,7 @@ func TestTheSagaIsTheOneCreatorOfTheOrder(t *testing.T) {
 	again := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, again.Code, again.Body.String())
 	assert.Equal(t, w.Body.String(), again.Body.String())
-	assert.Equal(t, 1, h.store.creates)
+	assert.Equal(t, int64(1), h.store.creates.Load())
 }
 
 // Between the 202 and the saga's save, the order is read from the saga's
@@ -148,7 +148,7 @@ func TestOrderReadableBeforeTheSagaSavesIt(t *testing.T) {
 	h.checkouts.hold = true
 	w := h.place(adaID, "k1", oneLine)
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
-	require.Empty(t, h.store.orders, "not saved yet")
+	require.Empty(t, h.store.orders(), "not saved yet")
 	id := "00000000-0000-4000-8000-000000000001"
 
 	got := h.do(http.MethodGet, "/users/"+adaID+"/orders/"+id, "", "")

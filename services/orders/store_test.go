@@ -17,6 +17,7 @@ import (
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/daprdtest"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // testOrderStoreContract is what every orderStore must do; it runs against
@@ -164,9 +165,9 @@ func testOrderStoreContract(t *testing.T, store orderStore) {
 	})
 }
 
-func TestFakeOrderStoreContract(t *testing.T) {
+func TestMemoryOrderStoreContract(t *testing.T) {
 	t.Parallel()
-	testOrderStoreContract(t, newFakeOrderStore())
+	testOrderStoreContract(t, newMemOrders())
 }
 
 func TestDaprOrderStoreContract(t *testing.T) {
@@ -175,7 +176,7 @@ func TestDaprOrderStoreContract(t *testing.T) {
 	}
 	t.Parallel()
 	sc := daprdtest.Start(t, "orders", daprdtest.StateStore("orders-store"))
-	testOrderStoreContract(t, newDaprOrderStore(sc.Client, "orders-store"))
+	testOrderStoreContract(t, newStateOrderStore(state.NewDaprStore(sc.Client, "orders-store")))
 }
 
 // The catalog adapter tells the catalog's own answers from daprd's.

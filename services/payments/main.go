@@ -53,6 +53,7 @@ import (
 	"github.com/daprshop/daprshop/internal/faults"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -98,7 +99,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer client.Close()
 
-	svc := newService(barrier.NewDaprStore(client, storeName), time.Now, credit, barrier.WithLogger(logger))
+	svc := newService(state.NewDaprStore(client, storeName), time.Now, credit, barrier.WithLogger(logger))
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, f, checker.Ready, appToken))
 	return web.Serve(ctx, srv, logger)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/barrier"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // chargeBranch is the branch of the checkout saga this service takes part
@@ -22,13 +23,13 @@ const chargeBranch = "charge"
 // records included, so that a change of money commits together with the
 // record that makes it happen once.
 type service struct {
-	store   barrier.Store
+	store   state.Store
 	barrier *barrier.Barrier
 	now     func() time.Time
 	credit  int64 // cents every new wallet starts with
 }
 
-func newService(store barrier.Store, now func() time.Time, credit int64, opts ...barrier.Option) *service {
+func newService(store state.Store, now func() time.Time, credit int64, opts ...barrier.Option) *service {
 	return &service{store: store, barrier: barrier.New(store, now, opts...), now: now, credit: credit}
 }
 
@@ -36,12 +37,12 @@ func newService(store barrier.Store, now func() time.Time, credit int64, opts ..
 // wallet is inserted only if the user has none, so a redelivered event needs
 // no other barrier.
 func (s *service) OpenWallet(ctx context.Context, userID string) (bool, error) {
-	op, err := versioned[Wallet]{key: walletKey(userID), value: Wallet{UserID: userID, BalanceCents: s.credit, OpenedAt: s.now().UTC()}}.write()
+	op, err := state.Insert(walletKey(userID), Wallet{UserID: userID, BalanceCents: s.credit, OpenedAt: s.now().UTC()})
 	if err != nil {
 		return false, err
 	}
-	err = s.store.Transact(ctx, []barrier.Op{op})
-	if errors.Is(err, barrier.ErrConflict) {
+	err = s.store.Transact(ctx, []state.Op{op})
+	if errors.Is(err, state.ErrConflict) {
 		return false, nil
 	}
 	if err != nil {
@@ -55,18 +56,14 @@ func (s *service) Wallet(ctx context.Context, userID string) (Wallet, error) {
 	if !isCanonicalUUID(userID) {
 		return Wallet{}, apperr.InvalidFields(apperr.FieldError{Field: "id", Detail: "must be a UUID"})
 	}
-	items, err := s.store.Get(ctx, walletKey(userID))
+	w, err := state.Read[Wallet](ctx, s.store, walletKey(userID))
 	if err != nil {
 		return Wallet{}, fmt.Errorf("wallet of %s: %w", userID, err)
 	}
-	w, ok, err := lookup[Wallet](items, walletKey(userID))
-	if err != nil {
-		return Wallet{}, err
-	}
-	if !ok {
+	if !w.Found {
 		return Wallet{}, apperr.E(apperr.NotFound, "no wallet yet: it is opened shortly after registration")
 	}
-	return w.value, nil
+	return w.Value, nil
 }
 
 // chargeReceipt is what a charge answers. It is the barrier's result of the
@@ -111,50 +108,48 @@ func (s *service) ChargeOrder(ctx context.Context, orderID string, req chargeReq
 }
 
 // chargeWork debits the wallet and credits the order's merchant shard, or
-// declines without writing anything.
+// declines without writing anything. Both are read with the barrier's
+// records.
 func (s *service) chargeWork(orderID string, req chargeRequest) barrier.Work {
-	return func(ctx context.Context) (json.RawMessage, []barrier.Op, error) {
-		shard := merchantShard(orderID)
-		items, err := s.store.Get(ctx, walletKey(req.UserID), merchantKey(shard))
+	shard := merchantShard(orderID)
+	change := func(_ context.Context, items map[string]state.Item) (json.RawMessage, []state.Op, error) {
+		wallet, err := state.Lookup[Wallet](items, walletKey(req.UserID))
 		if err != nil {
 			return nil, nil, err
 		}
-		wallet, ok, err := lookup[Wallet](items, walletKey(req.UserID))
-		if err != nil {
-			return nil, nil, err
-		}
-		if !ok {
+		if !wallet.Found {
 			return nil, nil, apperr.E(apperr.Unprocessable, "declined: the user has no wallet")
 		}
-		if wallet.value.BalanceCents < req.AmountCents {
+		if wallet.Value.BalanceCents < req.AmountCents {
 			return nil, nil, apperr.E(apperr.Unprocessable, "declined: the wallet's balance is below the amount")
 		}
-		merchant, _, err := lookup[merchantAccount](items, merchantKey(shard))
+		merchant, err := state.Lookup[merchantAccount](items, merchantKey(shard))
 		if err != nil {
 			return nil, nil, err
 		}
-		if merchant.value.BalanceCents > math.MaxInt64-req.AmountCents {
+		if merchant.Value.BalanceCents > math.MaxInt64-req.AmountCents {
 			return nil, nil, fmt.Errorf("merchant shard %d would overflow", shard)
 		}
-		wallet.value.BalanceCents -= req.AmountCents
-		merchant.value.BalanceCents += req.AmountCents
-		charge := versioned[Charge]{key: chargeKey(orderID), value: Charge{
+		wallet.Value.BalanceCents -= req.AmountCents
+		merchant.Value.BalanceCents += req.AmountCents
+		charge := state.Record[Charge]{Key: chargeKey(orderID), Value: Charge{
 			OrderID: orderID, UserID: req.UserID, AmountCents: req.AmountCents, Status: StatusCharged,
 			MerchantShard: shard, ChargedAt: s.now().UTC(),
 		}}
-		ops, err := writeAll(wallet.write, merchant.write, charge.write)
+		ops, err := state.Ops(wallet.Write, merchant.Write, charge.Write)
 		if err != nil {
 			return nil, nil, err
 		}
 		receipt, err := json.Marshal(chargeReceipt{
 			OrderID: orderID, UserID: req.UserID, AmountCents: req.AmountCents, Status: StatusCharged,
-			BalanceCents: wallet.value.BalanceCents,
+			BalanceCents: wallet.Value.BalanceCents,
 		})
 		if err != nil {
 			return nil, nil, err
 		}
 		return receipt, ops, nil
 	}
+	return barrier.Work{Reads: []string{walletKey(req.UserID), merchantKey(shard)}, Change: change}
 }
 
 // refundNone is the status of a refund that found no charge to undo.
@@ -193,39 +188,35 @@ func (s *service) RefundOrder(ctx context.Context, orderID string) (refundReceip
 // wallet. The barrier runs it only after a charge that happened, whose
 // record was written with it.
 func (s *service) refundWork(orderID string) barrier.Work {
-	return func(ctx context.Context) (json.RawMessage, []barrier.Op, error) {
-		items, err := s.store.Get(ctx, chargeKey(orderID))
+	change := func(ctx context.Context, items map[string]state.Item) (json.RawMessage, []state.Op, error) {
+		charge, err := state.Lookup[Charge](items, chargeKey(orderID))
 		if err != nil {
 			return nil, nil, err
 		}
-		charge, ok, err := lookup[Charge](items, chargeKey(orderID))
-		if err != nil {
-			return nil, nil, err
+		if !charge.Found || charge.Value.Status != StatusCharged {
+			return nil, nil, fmt.Errorf("order %s has a charge barrier record but its charge is %q", orderID, charge.Value.Status)
 		}
-		if !ok || charge.value.Status != StatusCharged {
-			return nil, nil, fmt.Errorf("order %s has a charge barrier record but its charge is %q", orderID, charge.value.Status)
-		}
-		c := charge.value
+		c := charge.Value
 		items, err = s.store.Get(ctx, walletKey(c.UserID), merchantKey(c.MerchantShard))
 		if err != nil {
 			return nil, nil, err
 		}
-		wallet, walletOK, err := lookup[Wallet](items, walletKey(c.UserID))
+		wallet, err := state.Lookup[Wallet](items, walletKey(c.UserID))
 		if err != nil {
 			return nil, nil, err
 		}
-		merchant, _, err := lookup[merchantAccount](items, merchantKey(c.MerchantShard))
+		merchant, err := state.Lookup[merchantAccount](items, merchantKey(c.MerchantShard))
 		if err != nil {
 			return nil, nil, err
 		}
-		if !walletOK || merchant.value.BalanceCents < c.AmountCents {
-			return nil, nil, fmt.Errorf("refund of order %s: wallet found %t, merchant shard %d holds %d cents, below the charge", orderID, walletOK, c.MerchantShard, merchant.value.BalanceCents)
+		if !wallet.Found || merchant.Value.BalanceCents < c.AmountCents {
+			return nil, nil, fmt.Errorf("refund of order %s: wallet found %t, merchant shard %d holds %d cents, below the charge", orderID, wallet.Found, c.MerchantShard, merchant.Value.BalanceCents)
 		}
-		wallet.value.BalanceCents += c.AmountCents
-		merchant.value.BalanceCents -= c.AmountCents
+		wallet.Value.BalanceCents += c.AmountCents
+		merchant.Value.BalanceCents -= c.AmountCents
 		refunded := s.now().UTC()
-		charge.value.Status, charge.value.RefundedAt = StatusRefunded, &refunded
-		ops, err := writeAll(wallet.write, merchant.write, charge.write)
+		charge.Value.Status, charge.Value.RefundedAt = StatusRefunded, &refunded
+		ops, err := state.Ops(wallet.Write, merchant.Write, charge.Write)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -235,6 +226,7 @@ func (s *service) refundWork(orderID string) barrier.Work {
 		}
 		return receipt, ops, nil
 	}
+	return barrier.Work{Reads: []string{chargeKey(orderID)}, Change: change}
 }
 
 // Charge returns an order's charge.
@@ -242,18 +234,14 @@ func (s *service) Charge(ctx context.Context, orderID string) (Charge, error) {
 	if !isCanonicalUUID(orderID) {
 		return Charge{}, apperr.InvalidFields(apperr.FieldError{Field: "order", Detail: "must be a lower-case UUID"})
 	}
-	items, err := s.store.Get(ctx, chargeKey(orderID))
+	c, err := state.Read[Charge](ctx, s.store, chargeKey(orderID))
 	if err != nil {
 		return Charge{}, fmt.Errorf("charge of order %s: %w", orderID, err)
 	}
-	c, ok, err := lookup[Charge](items, chargeKey(orderID))
-	if err != nil {
-		return Charge{}, err
-	}
-	if !ok {
+	if !c.Found {
 		return Charge{}, apperr.E(apperr.NotFound, "order %s was not charged", orderID)
 	}
-	return c.value, nil
+	return c.Value, nil
 }
 
 // MerchantBalance returns the merchant's balance: the sum of its shards,
@@ -269,11 +257,11 @@ func (s *service) MerchantBalance(ctx context.Context) (int64, error) {
 	}
 	var sum int64
 	for _, k := range keys {
-		m, _, err := lookup[merchantAccount](items, k)
+		m, err := state.Lookup[merchantAccount](items, k)
 		if err != nil {
 			return 0, err
 		}
-		sum += m.value.BalanceCents
+		sum += m.Value.BalanceCents
 	}
 	return sum, nil
 }
@@ -284,7 +272,7 @@ func (s *service) MerchantBalance(ctx context.Context) (int64, error) {
 // when it keeps losing is it Unavailable: the caller may retry.
 func (s *service) do(ctx context.Context, orderID string, kind barrier.Kind, work barrier.Work) (barrier.Outcome, error) {
 	out, err := s.barrier.Do(ctx, orderID, chargeBranch, kind, work)
-	if errors.Is(err, barrier.ErrConflict) {
+	if errors.Is(err, state.ErrConflict) {
 		return barrier.Outcome{}, apperr.Wrap(apperr.Unavailable, err, "the wallet or the merchant account is busy; try again")
 	}
 	return out, err

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/apperr"
-	"github.com/daprshop/daprshop/internal/barrier"
 	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // countingStore counts transactions and the ones that lost a race. It
@@ -23,20 +23,20 @@ import (
 // reads and their writes even on the memory store, as they do over a
 // network.
 type countingStore struct {
-	barrier.Store
+	state.Store
 	transactions, conflicts atomic.Int64
 }
 
-func (s *countingStore) Get(ctx context.Context, keys ...string) (map[string]barrier.Item, error) {
+func (s *countingStore) Get(ctx context.Context, keys ...string) (map[string]state.Item, error) {
 	items, err := s.Store.Get(ctx, keys...)
 	runtime.Gosched()
 	return items, err
 }
 
-func (s *countingStore) Transact(ctx context.Context, ops []barrier.Op) error {
+func (s *countingStore) Transact(ctx context.Context, ops []state.Op) error {
 	err := s.Store.Transact(ctx, ops)
 	s.transactions.Add(1)
-	if errors.Is(err, barrier.ErrConflict) {
+	if errors.Is(err, state.ErrConflict) {
 		s.conflicts.Add(1)
 	}
 	return err
@@ -63,12 +63,12 @@ func walletOf(t *testing.T, svc *service, user string) int64 {
 	return w.BalanceCents
 }
 
-// testLedgerContract is what the service must do on any barrier.Store; it
+// testLedgerContract is what the service must do on any state.Store; it
 // runs on the memory store and on the Dapr adapter on a real sidecar, so
 // that the fake cannot drift from the runtime. The cases that count the
 // merchant's money, which every charge changes, run one after the other;
 // the others in parallel.
-func testLedgerContract(t *testing.T, store barrier.Store) {
+func testLedgerContract(t *testing.T, store state.Store) {
 	ctx := context.Background()
 	opened := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	counted := &countingStore{Store: store}
@@ -252,7 +252,7 @@ func testLedgerContract(t *testing.T, store barrier.Store) {
 
 func TestMemoryLedgerContract(t *testing.T) {
 	t.Parallel()
-	testLedgerContract(t, barrier.NewMemoryStore())
+	testLedgerContract(t, state.NewMemoryStore())
 }
 
 func TestDaprLedgerContract(t *testing.T) {
@@ -261,5 +261,5 @@ func TestDaprLedgerContract(t *testing.T) {
 	}
 	t.Parallel()
 	sc := daprdtest.Start(t, "payments", daprdtest.StateStore("payments-store"))
-	testLedgerContract(t, barrier.NewDaprStore(sc.Client, "payments-store"))
+	testLedgerContract(t, state.NewDaprStore(sc.Client, "payments-store"))
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/web"
 )
 
@@ -41,63 +44,83 @@ func fixedID() string { return fixedUUID }
 
 func ready(context.Context) error { return nil }
 
-// fakeUserStore keeps users in a map and behaves like the Dapr store: a
-// second Create of one id is a conflict, an unknown id is not found. When
-// err is set, every call returns it.
-type fakeUserStore struct {
-	mu          sync.Mutex
-	emails      map[string]string    // email → user id reserved
-	reservedAt  map[string]time.Time // email → when
-	users       map[string]User
-	events      []UserRegistered
-	createCalls int
+// memUsers is the user store on a memory state store, for the unit tests,
+// counting the calls they look at; mem.Fail makes it a store that is down.
+type memUsers struct {
+	*stateUserStore
+	mem         *state.MemoryStore
+	createCalls atomic.Int64
 	createErr   error // returned by Create only
-	getCalls    int
-	err         error
+	getCalls    atomic.Int64
 }
 
-var _ userStore = (*fakeUserStore)(nil)
+var _ userStore = (*memUsers)(nil)
 
-func newFakeUserStore(users ...User) *fakeUserStore {
-	s := &fakeUserStore{users: map[string]User{}, emails: map[string]string{}, reservedAt: map[string]time.Time{}}
+// newMemUsers returns a store holding users (registered before: no event).
+func newMemUsers(users ...User) *memUsers {
+	mem := state.NewMemoryStore()
+	s := &memUsers{stateUserStore: newStateUserStore(mem), mem: mem}
 	for _, u := range users {
-		s.users[u.ID] = u
-		s.emails[u.Email] = u.ID
+		s.put(u)
 	}
 	return s
 }
 
-func (s *fakeUserStore) Create(_ context.Context, u User, ev UserRegistered) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.createCalls++
-	if s.err != nil {
-		return s.err
+// put stores u and its email's reservation as they are, outside the use
+// cases.
+func (s *memUsers) put(u User) {
+	for key, v := range map[string]any{userKey(u.ID): u, emailKey(u.Email): emailRecord{UserID: u.ID}} {
+		b, err := json.Marshal(v)
+		if err == nil {
+			err = s.mem.Put(context.Background(), state.Op{Key: key, Value: b})
+		}
+		if err != nil {
+			panic(err)
+		}
 	}
+}
+
+func (s *memUsers) Create(ctx context.Context, u User, ev UserRegistered) error {
+	s.createCalls.Add(1)
 	if s.createErr != nil {
 		return s.createErr
 	}
-	if _, ok := s.users[u.ID]; ok {
-		return apperr.E(apperr.Conflict, "user %s already exists", u.ID)
-	}
-	s.users[u.ID] = u
-	s.events = append(s.events, ev)
-	return nil
+	return s.stateUserStore.Create(ctx, u, ev)
 }
 
-func (s *fakeUserStore) Get(_ context.Context, id string) (User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.getCalls++
-	if s.err != nil {
-		return User{}, s.err
-	}
-	u, ok := s.users[id]
-	if !ok {
-		return User{}, apperr.E(apperr.NotFound, "user %s not found", id)
-	}
-	return u, nil
+func (s *memUsers) Get(ctx context.Context, id string) (User, error) {
+	s.getCalls.Add(1)
+	return s.stateUserStore.Get(ctx, id)
 }
+
+// users returns the users stored, by id.
+func (s *memUsers) users() map[string]User {
+	out := map[string]User{}
+	for _, it := range s.mem.Snapshot("user-") {
+		var u User
+		if err := json.Unmarshal(it.Value, &u); err != nil {
+			panic(err)
+		}
+		out[u.ID] = u
+	}
+	return out
+}
+
+// events returns the events the store's outbox published.
+func (s *memUsers) events() []UserRegistered {
+	var out []UserRegistered
+	for _, b := range s.mem.Published() {
+		var ev UserRegistered
+		if err := json.Unmarshal(b, &ev); err != nil {
+			panic(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// emails returns the keys of the email reservations stored.
+func (s *memUsers) emails() []string { return slices.Sorted(maps.Keys(s.mem.Snapshot("email-"))) }
 
 // fakeTokens issues a token that names its subject, so tests can see which
 // user it was issued for.
@@ -107,48 +130,7 @@ func (f fakeTokens) Issue(_ context.Context, subject string, now time.Time) (str
 	return "token-for-" + subject, now.Add(time.Hour), f.err
 }
 
-func (s *fakeUserStore) ReserveEmail(_ context.Context, email, userID string, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if held, ok := s.emails[email]; ok {
-		if _, exists := s.users[held]; exists {
-			return apperr.E(apperr.Conflict, "this email is already registered")
-		}
-		if now.Sub(s.reservedAt[email]) < reservationTTL {
-			return apperr.E(apperr.Conflict, "this email is being registered; try again")
-		}
-	}
-	s.emails[email] = userID
-	s.reservedAt[email] = now
-	return nil
-}
-
-func (s *fakeUserStore) ReleaseEmail(_ context.Context, email, userID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.emails[email] == userID {
-		delete(s.emails, email)
-	}
-	return nil
-}
-
-func (s *fakeUserStore) FindByEmail(_ context.Context, email string) (User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return User{}, s.err
-	}
-	u, ok := s.users[s.emails[email]]
-	if !ok {
-		return User{}, apperr.E(apperr.NotFound, "no user with this email")
-	}
-	return u, nil
-}
-
-func newTestService(store *fakeUserStore) *service {
+func newTestService(store *memUsers) *service {
 	svc, err := newService(store, fakeTokens{}, fixedNow, fixedID, bcrypt.MinCost)
 	if err != nil {
 		panic(err)
@@ -156,7 +138,7 @@ func newTestService(store *fakeUserStore) *service {
 	return svc
 }
 
-func newTestServer(store *fakeUserStore, ready func(context.Context) error) http.Handler {
+func newTestServer(store *memUsers, ready func(context.Context) error) http.Handler {
 	return newServer(discard, newTestService(store), ready, testToken)
 }
 
@@ -169,7 +151,7 @@ func newRegisterRequest(body string) *http.Request {
 
 func TestRegisterUser(t *testing.T) {
 	t.Parallel()
-	store := newFakeUserStore()
+	store := newMemUsers()
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 
@@ -185,14 +167,14 @@ func TestRegisterUser(t *testing.T) {
 	}`, w.Body.String())
 
 	assert.NotContains(t, w.Body.String(), "password")
-	assert.Equal(t, 1, store.createCalls)
-	stored := store.users[fixedUUID]
+	assert.Equal(t, int64(1), store.createCalls.Load())
+	stored := store.users()[fixedUUID]
 	require.NoError(t, bcrypt.CompareHashAndPassword(stored.PasswordHash, []byte("correct horse battery")), "the password is kept as its bcrypt hash")
 	stored.PasswordHash = nil
 	assert.Equal(t, User{ID: fixedUUID, Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: wantCreatedAt}, stored)
 	assert.Equal(t, []UserRegistered{
 		{UserID: fixedUUID, Email: "ada@example.com", Name: "Ada Lovelace", RegisteredAt: wantCreatedAt},
-	}, store.events)
+	}, store.events())
 }
 
 func TestRegisterUserRefusesBadBodies(t *testing.T) {
@@ -221,7 +203,7 @@ func TestRegisterUserRefusesBadBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeUserStore()
+			store := newMemUsers()
 			h := newTestServer(store, ready)
 			r := newRegisterRequest(tt.body)
 			r.Header.Set("Content-Type", tt.contentType)
@@ -240,7 +222,7 @@ func TestRegisterUserRefusesBadBodies(t *testing.T) {
 				fields = append(fields, f.Field)
 			}
 			assert.Equal(t, tt.wantFields, fields)
-			assert.Zero(t, store.createCalls, "a refused request must not reach the store")
+			assert.Zero(t, store.createCalls.Load(), "a refused request must not reach the store")
 		})
 	}
 }
@@ -261,8 +243,8 @@ func TestRegisterUserStoreFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeUserStore()
-			store.err = tt.err
+			store := newMemUsers()
+			store.mem.Fail(tt.err)
 			h := newTestServer(store, ready)
 			w := httptest.NewRecorder()
 
@@ -275,14 +257,14 @@ func TestRegisterUserStoreFailures(t *testing.T) {
 			var p web.Problem
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
 			assert.Equal(t, tt.wantDetail, p.Detail)
-			assert.Empty(t, store.users, "nothing stored")
+			assert.Empty(t, store.users(), "nothing stored")
 		})
 	}
 }
 
 func TestRegisterUserTwiceConflicts(t *testing.T) {
 	t.Parallel()
-	store := newFakeUserStore()
+	store := newMemUsers()
 	h := newTestServer(store, ready)
 	first := httptest.NewRecorder()
 	h.ServeHTTP(first, newRegisterRequest(`{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`))
@@ -293,8 +275,8 @@ func TestRegisterUserTwiceConflicts(t *testing.T) {
 	h.ServeHTTP(second, newRegisterRequest(`{"email":"bob@example.com","name":"Bob","password":"correct horse battery"}`))
 
 	assert.Equal(t, http.StatusConflict, second.Code)
-	assert.Len(t, store.events, 1)
-	assert.Equal(t, "ada@example.com", store.users[fixedUUID].Email)
+	assert.Len(t, store.events(), 1)
+	assert.Equal(t, "ada@example.com", store.users()[fixedUUID].Email)
 }
 
 func TestAppTokenRequired(t *testing.T) {
@@ -314,7 +296,7 @@ func TestAppTokenRequired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeUserStore(User{ID: fixedUUID, Email: "ada@example.com", Name: "Ada"})
+			store := newMemUsers(User{ID: fixedUUID, Email: "ada@example.com", Name: "Ada"})
 			h := newTestServer(store, ready)
 			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", "application/json")
@@ -328,8 +310,8 @@ func TestAppTokenRequired(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, w.Code)
 			assert.Equal(t, web.ProblemContentType, w.Header().Get("Content-Type"))
 			assert.NotContains(t, w.Body.String(), "ada@example.com")
-			assert.Zero(t, store.createCalls)
-			assert.Zero(t, store.getCalls)
+			assert.Zero(t, store.createCalls.Load())
+			assert.Zero(t, store.getCalls.Load())
 		})
 	}
 }
@@ -359,8 +341,8 @@ func TestGetUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeUserStore(ada)
-			store.err = tt.storeErr
+			store := newMemUsers(ada)
+			store.mem.Fail(tt.storeErr)
 			h := newTestServer(store, ready)
 			r := httptest.NewRequest(http.MethodGet, "/users/"+tt.id, nil)
 			r.Header.Set(web.AppTokenHeader, testToken)
@@ -384,7 +366,7 @@ func TestGetUser(t *testing.T) {
 			}
 			assert.Equal(t, tt.wantFields, fields)
 			if tt.wantFields != nil {
-				assert.Zero(t, store.getCalls, "an invalid id must not reach the store")
+				assert.Zero(t, store.getCalls.Load(), "an invalid id must not reach the store")
 			}
 		})
 	}
@@ -412,7 +394,7 @@ func TestHealthAndRouting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeUserStore()
+			store := newMemUsers()
 			h := newTestServer(store, func(context.Context) error { return tt.readyErr })
 			w := httptest.NewRecorder()
 
@@ -421,23 +403,23 @@ func TestHealthAndRouting(t *testing.T) {
 			assert.Equal(t, tt.wantStatus, w.Code)
 			assert.Equal(t, tt.wantType, w.Header().Get("Content-Type"))
 			assert.NotContains(t, w.Body.String(), "connection refused")
-			assert.Zero(t, store.createCalls+store.getCalls)
+			assert.Zero(t, store.createCalls.Load()+store.getCalls.Load())
 		})
 	}
 }
 
 func TestRegisterUserStoresTheTrimmedName(t *testing.T) {
 	t.Parallel()
-	store := newFakeUserStore()
+	store := newMemUsers()
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 
 	h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"\tAda\u0085\n","password":"correct horse battery"}`))
 
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	assert.Equal(t, "Ada", store.users[fixedUUID].Name)
-	require.Len(t, store.events, 1)
-	assert.Equal(t, "Ada", store.events[0].Name)
+	assert.Equal(t, "Ada", store.users()[fixedUUID].Name)
+	require.Len(t, store.events(), 1)
+	assert.Equal(t, "Ada", store.events()[0].Name)
 }
 
 func TestGetUserAcceptsOnlyTheStoredIDForm(t *testing.T) {
@@ -450,8 +432,8 @@ func TestGetUserAcceptsOnlyTheStoredIDForm(t *testing.T) {
 	} {
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
-			store := newFakeUserStore()
-			store.users[fixedUUID] = User{ID: fixedUUID}
+			store := newMemUsers()
+			store.put(User{ID: fixedUUID})
 			r := httptest.NewRequest(http.MethodGet, "/users/"+url.PathEscape(id), nil)
 			r.Header.Set(web.AppTokenHeader, testToken)
 			w := httptest.NewRecorder()

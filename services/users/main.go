@@ -42,6 +42,7 @@ import (
 	"github.com/daprshop/daprshop/internal/env"
 	"github.com/daprshop/daprshop/internal/logging"
 	"github.com/daprshop/daprshop/internal/sidecar"
+	"github.com/daprshop/daprshop/internal/state"
 	"github.com/daprshop/daprshop/internal/telemetry"
 	"github.com/daprshop/daprshop/internal/web"
 )
@@ -97,7 +98,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 			TTL:      ttl,
 		},
 	}
-	svc, err := newService(newDaprUserStore(client, storeName), issuer, time.Now, uuid.NewString, cost)
+	svc, err := newService(newStateUserStore(state.NewDaprStore(client, storeName)), issuer, time.Now, uuid.NewString, cost)
 	if err != nil {
 		return err
 	}

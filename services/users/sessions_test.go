@@ -22,9 +22,9 @@ func newLoginRequest(body string) *http.Request {
 	return r
 }
 
-func registered(t *testing.T) (*fakeUserStore, http.Handler) {
+func registered(t *testing.T) (*memUsers, http.Handler) {
 	t.Helper()
-	store := newFakeUserStore()
+	store := newMemUsers()
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`))
@@ -73,7 +73,7 @@ func TestLogin(t *testing.T) {
 
 func TestLoginWhenTheKeyIsUnavailable(t *testing.T) {
 	t.Parallel()
-	store := newFakeUserStore()
+	store := newMemUsers()
 	svc := newTestService(store)
 	svc.tokens = fakeTokens{err: apperr.Wrap(apperr.Unavailable, errors.New("secret store down"), "secret store unavailable")}
 	h := newServer(discard, svc, ready, testToken)
@@ -100,19 +100,19 @@ func TestRegisterDuplicateEmail(t *testing.T) {
 
 	assert.Equal(t, http.StatusConflict, w.Code, w.Body.String())
 	assert.Contains(t, w.Body.String(), "already registered")
-	assert.Len(t, store.users, 1)
+	assert.Len(t, store.users(), 1)
 }
 
 // A user that cannot be saved gives its email back, so that a retry works.
 func TestRegisterReleasesTheEmailWhenCreateFails(t *testing.T) {
 	t.Parallel()
-	store := newFakeUserStore()
+	store := newMemUsers()
 	store.createErr = apperr.Wrap(apperr.Unavailable, errors.New("disk full"), "state store unavailable")
 	h := newTestServer(store, ready)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, newRegisterRequest(`{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}`))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
-	assert.Empty(t, store.emails, "the reservation was released")
+	assert.Empty(t, store.emails(), "the reservation was released")
 
 	store.createErr = nil
 	w = httptest.NewRecorder()

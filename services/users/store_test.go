@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/daprshop/daprshop/internal/apperr"
 	"github.com/daprshop/daprshop/internal/daprdtest"
+	"github.com/daprshop/daprshop/internal/state"
 )
 
 // testUserStoreContract is what every userStore must do. It runs against
@@ -120,14 +120,10 @@ func testUserStoreContract(t *testing.T, store userStore, published func(require
 	})
 }
 
-func TestFakeUserStoreContract(t *testing.T) {
+func TestMemoryUserStoreContract(t *testing.T) {
 	t.Parallel()
-	store := newFakeUserStore()
-	testUserStoreContract(t, store, func(require.TestingT) []UserRegistered {
-		store.mu.Lock()
-		defer store.mu.Unlock()
-		return slices.Clone(store.events)
-	})
+	store := newMemUsers()
+	testUserStoreContract(t, store, func(require.TestingT) []UserRegistered { return store.events() })
 }
 
 func TestDaprUserStoreContract(t *testing.T) {
@@ -139,7 +135,7 @@ func TestDaprUserStoreContract(t *testing.T) {
 	sc := daprdtest.Start(t, "users",
 		daprdtest.StateStore("users-store", daprdtest.WithOutbox("pubsub", "user.registered")),
 		broker.Component("pubsub"))
-	testUserStoreContract(t, newDaprUserStore(sc.Client, "users-store"), func(t require.TestingT) []UserRegistered {
+	testUserStoreContract(t, newStateUserStore(state.NewDaprStore(sc.Client, "users-store")), func(t require.TestingT) []UserRegistered {
 		var out []UserRegistered
 		for _, data := range broker.Published(t, "user.registered") {
 			var ev UserRegistered
