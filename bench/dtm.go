@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/daprshop/daprshop/internal/proc"
+	"github.com/daprshop/daprshop/internal/shopclient"
 )
 
 // DTM (github.com/dtm-labs/dtm, pinned in tools/dtm) runs the saga's
@@ -72,7 +73,7 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 		invoke  string
 		token   string
 		systems int
-		inv     invariant
+		inv     shopclient.Verdict
 	)
 	use := func() error {
 		systems++
@@ -87,7 +88,7 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 	}
 	retire := func() {
 		if cur != nil {
-			inv.add(cur.audit(ctx))
+			inv.Add(cur.check(ctx))
 			cur.stop()
 			cur = nil
 		}
@@ -95,12 +96,12 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 	defer func() {
 		retire()
 		s.invariant = &inv
-		log("part 2: %s: %s", s.label, inv.summary())
+		log("part 2: %s: %s", s.label, inv.Summary())
 	}()
 	if err := use(); err != nil {
 		return err
 	}
-	g := &gatewayClient{base: base, hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	dtmsvr := shopclient.New(base, nil) // a client of DTM's HTTP API
 	submit := func(ctx context.Context) (func(context.Context) (ended, error), error) {
 		shp := cur
 		sh, it, ok := shp.pick()
@@ -121,16 +122,19 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 			"branch_headers": map[string]string{"dapr-api-token": token},
 		}
 		sent := time.Now()
-		status, b, err := g.do(ctx, http.MethodPost, "/api/dtmsvr/submit", "", body, nil)
+		resp, err := dtmsvr.Do(ctx, shopclient.Request{Method: http.MethodPost, Path: "/api/dtmsvr/submit", Body: body})
 		at := time.Now()
-		if err == nil && (status != http.StatusOK || !strings.Contains(string(b), "SUCCESS")) {
-			err = fmt.Errorf("dtm submit: %d %.300s", status, b)
+		if err == nil && (resp.Status != http.StatusOK || !strings.Contains(string(resp.Body), "SUCCESS")) {
+			err = fmt.Errorf("dtm submit: %d %.300s", resp.Status, resp.Body)
 		}
 		if err != nil {
-			shp.record(it, "") // failed, or compensated, or still running: unknown here
+			shp.audit.Unknown(1, it.price) // failed, or compensated, or still running: unknown here
 			return nil, err
 		}
-		shp.record(it, "completed")
+		// DTM's saga is no order of the orders service: the audit takes
+		// it as its submit answer says, and holds the charge of its gid.
+		shp.audit.Placed("", shopclient.Order{ID: gid, UserID: sh.id, Status: "completed", TotalCents: it.price,
+			Items: []shopclient.Item{{ProductID: it.id, Quantity: 1, PriceCents: it.price}}})
 		return func(context.Context) (ended, error) {
 			return ended{status: "completed", latency: at.Sub(sent), at: at}, nil
 		}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/shopclient"
 )
 
 // Crashes in the middle of running sagas: the invariant checker of the
@@ -122,7 +123,7 @@ func killAndAwaitRestart(t *testing.T, names ...string) time.Time {
 	// the catalog's seed).
 	for _, n := range names {
 		if slices.Contains(apps, n) {
-			require.NoError(t, awaitReady(sys, time.Minute), "%s ready again", n)
+			require.NoError(t, auditor.AwaitReady(context.Background(), time.Minute), "%s ready again", n)
 		}
 	}
 	return time.Now()
@@ -130,13 +131,12 @@ func killAndAwaitRestart(t *testing.T, names ...string) time.Time {
 
 // chaosSagas is one crash scenario's checkouts and what the checker needs.
 type chaosSagas struct {
-	users          []user // the last has no wallet: its charges are declined
-	mu             sync.Mutex
-	orders         map[string]sagaPlaced
-	stockBefore    map[string]stock
-	merchantBefore int64
-	mark           logMark
-	next           int
+	users  []user // the last has no wallet: its charges are declined
+	mu     sync.Mutex
+	orders map[string]sagaPlaced
+	books  *shopclient.Audit // the invariant checker, opened before the first checkout
+	mark   logMark
+	next   int
 }
 
 // sagaPlaced is a checkout the scenario placed.
@@ -153,8 +153,7 @@ func newChaosSagas(t *testing.T) *chaosSagas {
 	ghostID := uuid.NewString()
 	ghost := user{ID: ghostID, Name: "Ghost", Token: signedToken(t, ghostID)}
 	return &chaosSagas{
-		users: append(sc.users, ghost), orders: map[string]sagaPlaced{},
-		stockBefore: readStock(t), merchantBefore: sc.merchantBefore, mark: markLog(t),
+		users: append(sc.users, ghost), orders: map[string]sagaPlaced{}, books: sc.audit, mark: markLog(t),
 	}
 }
 
@@ -170,13 +169,12 @@ func (r *chaosSagas) burst(t *testing.T, n int) func() []string {
 		err error
 	}
 	results := make(chan result, n)
-	base := gatewayURL(t)
 	for range n {
 		u := r.users[r.next%len(r.users)]
 		product := chaosProducts[(r.next/len(r.users))%len(chaosProducts)]
 		r.next++
 		go func() {
-			o, err := placeUntilAccepted(base, u, uuid.NewString(), orderBody(product, 1))
+			o, err := placeUntilAccepted(u, uuid.NewString(), orderBody(product, 1))
 			if err == nil {
 				r.mu.Lock()
 				r.orders[o.ID] = sagaPlaced{user: u, product: product, total: o.TotalCents}
@@ -200,43 +198,23 @@ func (r *chaosSagas) burst(t *testing.T, n int) func() []string {
 // the API accepts it: a 503 (a dependency down), a 409 (the first attempt
 // still in flight) or a transport error is retried, as the API asks of a
 // client; anything else is an error.
-func placeUntilAccepted(base string, u user, key, body string) (order, error) {
+func placeUntilAccepted(u user, key, body string) (order, error) {
 	deadline := time.Now().Add(sagaSettleBound)
 	for {
-		req, err := http.NewRequest(http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
-		if err != nil {
-			return order{}, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+u.Token)
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := client.Do(req)
-		var status int
-		var b []byte
-		if err == nil {
-			status = resp.StatusCode
-			b, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
+		resp, err := shop.Do(context.Background(), shopclient.Request{Method: http.MethodPost, Path: "/api/v1/orders",
+			Token: u.Token, Body: body, Header: map[string]string{"Idempotency-Key": key}})
 		switch {
-		case err == nil && (status == http.StatusAccepted || status == http.StatusOK):
+		case err == nil && (resp.Status == http.StatusAccepted || resp.Status == http.StatusOK):
 			var o order
-			return o, json.Unmarshal(b, &o)
-		case err == nil && status != http.StatusServiceUnavailable && status != http.StatusConflict && status != http.StatusBadGateway:
-			return order{}, fmt.Errorf("place order: %d %s", status, b)
+			return o, json.Unmarshal(resp.Body, &o)
+		case err == nil && resp.Status != http.StatusServiceUnavailable && resp.Status != http.StatusConflict && resp.Status != http.StatusBadGateway:
+			return order{}, fmt.Errorf("place order: %d %s", resp.Status, resp.Body)
 		}
 		if time.Now().After(deadline) {
-			return order{}, fmt.Errorf("place order: still %d %s (%v) after %s", status, b, err, sagaSettleBound)
+			return order{}, fmt.Errorf("place order: still %d %s (%v) after %s", resp.Status, resp.Body, err, sagaSettleBound)
 		}
 		<-time.After(100 * time.Millisecond) // a client's pause before it retries
 	}
-}
-
-// readOrder reads an order as its user, without failing the test: the
-// crash scenarios poll through outages.
-func readOrder(base string, u user, id string) (sagaOrder, error) {
-	var o sagaOrder
-	return o, getJSON(base+"/api/v1/orders/"+id, map[string]string{"Authorization": "Bearer " + u.Token}, &o)
 }
 
 // awaitSettled waits until every order of ids has ended (completed or
@@ -245,7 +223,6 @@ func readOrder(base string, u user, id string) (sagaOrder, error) {
 // audit to report.
 func (r *chaosSagas) awaitSettled(t *testing.T, ids []string, from time.Time) time.Duration {
 	t.Helper()
-	base := gatewayURL(t)
 	pending := slices.Clone(ids)
 	deadline := from.Add(sagaSettleBound)
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -255,7 +232,7 @@ func (r *chaosSagas) awaitSettled(t *testing.T, ids []string, from time.Time) ti
 			r.mu.Lock()
 			p := r.orders[id]
 			r.mu.Unlock()
-			o, err := readOrder(base, p.user, id)
+			o, err := shop.Order(context.Background(), p.user.Token, id)
 			if err != nil || (o.Status != "completed" && o.Status != "cancelled") {
 				return false
 			}
@@ -285,100 +262,36 @@ func (a *sagaAudit) violate(format string, args ...any) {
 }
 
 // audit checks the invariants over every checkout of the scenario, once
-// all have had their time to end:
-//   - every saga ended, completed or cancelled (a cancelled one says why);
-//   - per product, available + reserved + sold is the initial stock, and
-//     no reservation is held; the units sold during the scenario are the
-//     units of its completed orders (more is a duplicate effect);
-//   - each completed order was charged its total once, each cancelled one
-//     not at all; each wallet lost exactly its completed orders' totals
-//     (more is a duplicate effect), and the merchant gained their sum; the
-//     user with no wallet completed nothing;
+// all have had their time to end, by the shop's invariant checker
+// (shopclient.Audit: no unit made or lost, no reservation held, each
+// completed order charged its total once and no cancelled one paid, the
+// units sold and each wallet's loss exactly its completed orders; the
+// user with no wallet completed nothing), and more:
+//   - every saga ended within its bound, completed or cancelled;
 //   - each ended order's notification reached its user's inbox exactly
 //     once (twice is a duplicate effect).
 //
-// Duplicate executions are the participants' barrier replays of the
-// scenario's orders (the barrier made each a no-op).
+// Duplicate effects are the units sold and the wallets charged beyond the
+// completed orders, and the notifications sent twice. Duplicate
+// executions are the participants' barrier replays of the scenario's
+// orders (the barrier made each a no-op).
 func (r *chaosSagas) audit(t *testing.T) sagaAudit {
 	t.Helper()
 	var a sagaAudit
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	soldUnits := map[string]int64{}
-	spent := map[string]int64{}
-	var charged int64
 	for id, p := range r.orders {
-		switch p.final.Status {
-		case "completed":
-			a.completed++
-			soldUnits[p.product]++
-			spent[p.user.ID] += p.total
-			charged += p.total
-			if !r.hasWallet(p.user) {
-				a.violate("order %s of the user with no wallet completed", id)
-			}
-		case "cancelled":
-			a.cancelled++
-			if p.final.Reason == "" {
-				a.violate("cancelled order %s says no reason", id)
-			}
-		default:
+		if !p.final.Final() {
 			a.violate("order %s did not end within %s of its fault: %q, steps %+v", id, sagaSettleBound, p.final.Status, p.final.Steps)
+			r.books.Unknown(1, p.total) // what it did is not known yet
 			continue
 		}
-		status, b := callApp(t, "payments", http.MethodGet, "/charges/"+id, "")
-		var ch struct {
-			AmountCents int64  `json:"amount_cents"`
-			Status      string `json:"status"`
-		}
-		if status == http.StatusOK {
-			require.NoError(t, json.Unmarshal(b, &ch))
-		} else if status != http.StatusNotFound {
-			a.violate("charge of %s: %d %s", id, status, b)
-		}
-		switch {
-		case p.final.Status == "completed" && (ch.Status != "charged" || ch.AmountCents != p.total):
-			a.violate("completed order %s: charge %+v, want %d charged", id, ch, p.total)
-		case p.final.Status == "cancelled" && ch.Status == "charged":
-			a.violate("cancelled order %s is charged", id)
-		}
+		r.books.Placed(p.user.Token, p.final)
 	}
-	after := readStock(t)
-	for id, s := range after {
-		if s.Available+s.Reserved+s.Sold != initialStock[id] || s.Available < 0 {
-			a.violate("units of %s not conserved: %+v, initial %d", id, s, initialStock[id])
-		}
-		if extra := s.Sold - r.stockBefore[id].Sold - soldUnits[id]; extra != 0 {
-			a.violate("%s: %d units sold during the scenario, %d completed", id, s.Sold-r.stockBefore[id].Sold, soldUnits[id])
-			if extra > 0 {
-				a.dupEffects += int(extra)
-			}
-		}
-	}
-	status, b := callApp(t, "catalog", http.MethodGet, "/reservations?status=reserved", "")
-	require.Equal(t, http.StatusOK, status, "%s", b)
-	var held struct {
-		Items []json.RawMessage `json:"items"`
-	}
-	require.NoError(t, json.Unmarshal(b, &held))
-	if len(held.Items) > 0 {
-		a.violate("%d reservations still held: %s", len(held.Items), b)
-	}
-	for _, u := range r.users {
-		if !r.hasWallet(u) {
-			continue
-		}
-		want := int64(100000) - spent[u.ID]
-		if got := walletBalance(t, u); got != want {
-			a.violate("wallet of %s: %d, want %d", u.ID, got, want)
-			if got < want {
-				a.dupEffects++
-			}
-		}
-	}
-	if got := merchantBalance(t) - r.merchantBefore; got != charged {
-		a.violate("merchant gained %d, completed orders cost %d", got, charged)
-	}
+	v := r.books.Check(context.Background(), time.Minute)
+	require.NoError(t, v.Err)
+	a.violations = append(a.violations, v.Problems...)
+	a.dupEffects, a.completed, a.cancelled = v.Duplicates, v.Completed, v.Cancelled
 	a.dupEffects += r.auditNotices(t, &a)
 	for _, e := range logEntries(t, r.mark, "barrier op replayed") {
 		if _, ok := r.orders[e.str("gid")]; ok {
@@ -393,12 +306,11 @@ func (r *chaosSagas) audit(t *testing.T) sagaAudit {
 // more than once; one that never arrives is a violation.
 func (r *chaosSagas) auditNotices(t *testing.T, a *sagaAudit) int {
 	t.Helper()
-	base := gatewayURL(t)
 	var counts map[string]int
 	ok := assert.Eventually(t, func() bool {
 		counts = map[string]int{}
 		for _, u := range r.users {
-			items, err := readInbox(base, u.Token)
+			items, err := shop.Inbox(context.Background(), u.Token)
 			if err != nil {
 				return false
 			}
@@ -431,14 +343,4 @@ func (r *chaosSagas) auditNotices(t *testing.T, a *sagaAudit) int {
 		t.Logf("notifications still missing after a minute")
 	}
 	return dups
-}
-
-// readInbox reads a user's inbox through the gateway without failing the
-// test.
-func readInbox(base, token string) ([]notification, error) {
-	var out struct {
-		Items []notification `json:"items"`
-	}
-	err := getJSON(base+"/api/v1/notifications", map[string]string{"Authorization": "Bearer " + token}, &out)
-	return out.Items, err
 }

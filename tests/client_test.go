@@ -16,9 +16,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/daprshop/daprshop/internal/authtoken"
+	"github.com/daprshop/daprshop/internal/shopclient"
 )
 
 var client = &http.Client{Timeout: 15 * time.Second}
+
+// shop is the client of the public API (through the gateway) and auditor
+// the client of the apps' internal read routes, both of the running
+// system: the ones the benchmark uses too.
+var (
+	shop    *shopclient.Client
+	auditor *shopclient.Apps
+)
 
 func skipShort(t *testing.T) {
 	t.Helper()
@@ -74,11 +83,7 @@ type user struct {
 
 const testPassword = "correct horse battery staple"
 
-type notification struct {
-	ID      string `json:"id"`
-	Kind    string `json:"kind"`
-	Message string `json:"message"`
-}
+type notification = shopclient.Notification
 
 type problem struct {
 	Type   string `json:"type"`
@@ -96,14 +101,15 @@ type problem struct {
 func registerUser(t *testing.T, name string) user {
 	t.Helper()
 	email := fmt.Sprintf("%s-%s@Example.com", strings.ToLower(name), uuid.NewString()[:8])
-	body := fmt.Sprintf(`{"email":%q,"name":%q,"password":%q}`, email, name, testPassword)
-	status, _, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
-	require.Equal(t, http.StatusCreated, status, "register: %s", b)
+	resp, err := shop.Do(context.Background(), shopclient.Request{Method: http.MethodPost, Path: "/api/v1/users",
+		Body: map[string]string{"email": email, "name": name, "password": testPassword}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.Status, "register: %s", resp.Body)
 	var u user
-	require.NoError(t, json.Unmarshal(b, &u))
+	require.NoError(t, json.Unmarshal(resp.Body, &u))
 	require.NoError(t, uuid.Validate(u.ID))
 	assert.Equal(t, strings.ToLower(email), u.Email)
-	assert.NotContains(t, string(b), "password")
+	assert.NotContains(t, string(resp.Body), "password")
 	u.Password = testPassword
 	u.Token = login(t, email, testPassword)
 	return u
@@ -117,10 +123,9 @@ func registerUserEventually(t *testing.T, name string) user {
 	var u user
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		email := fmt.Sprintf("%s-%s@example.com", strings.ToLower(name), uuid.NewString()[:8])
-		body := fmt.Sprintf(`{"email":%q,"name":%q,"password":%q}`, email, name, testPassword)
-		status, _, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/users", "application/json", strings.NewReader(body), nil)
-		if assert.Equal(c, http.StatusCreated, status, "register: %s", b) {
-			assert.NoError(c, json.Unmarshal(b, &u))
+		got, err := shop.Register(context.Background(), email, name, testPassword)
+		if assert.NoError(c, err) {
+			u = user{ID: got.ID, Email: got.Email, Name: got.Name}
 		}
 	}, 60*time.Second, 250*time.Millisecond)
 	u.Password = testPassword
@@ -131,35 +136,17 @@ func registerUserEventually(t *testing.T, name string) user {
 // login returns an access token.
 func login(t *testing.T, email, password string) string {
 	t.Helper()
-	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
-	status, _, b := do(t, http.MethodPost, gatewayURL(t)+"/api/v1/sessions", "application/json", strings.NewReader(body), nil)
-	require.Equal(t, http.StatusOK, status, "login: %s", b)
-	var sess struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	require.NoError(t, json.Unmarshal(b, &sess))
-	require.NotEmpty(t, sess.Token)
+	sess, err := shop.Login(context.Background(), email, password)
+	require.NoError(t, err)
 	assert.True(t, sess.ExpiresAt.After(time.Now()))
 	return sess.Token
 }
 
 // inbox reads the caller's notifications through the gateway.
-func inbox(t require.TestingT, base, token string) []notification {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/api/v1/notifications", nil)
+func inbox(t require.TestingT, token string) []notification {
+	items, err := shop.Inbox(context.Background(), token)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "inbox: %s", b)
-	var out struct {
-		Items []notification `json:"items"`
-	}
-	require.NoError(t, json.Unmarshal(b, &out))
-	return out.Items
+	return items
 }
 
 // signedToken signs a token for any user id with the local profile's key,
@@ -187,9 +174,8 @@ func signedTokenAt(t *testing.T, userID string, issued time.Time) string {
 // awaitWelcome waits until the user's inbox holds exactly one welcome.
 func awaitWelcome(t *testing.T, u user) {
 	t.Helper()
-	base := gatewayURL(t)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		items := inbox(c, base, u.Token)
+		items := inbox(c, u.Token)
 		if assert.Len(c, items, 1) {
 			assert.Equal(c, "welcome", items[0].Kind)
 			assert.Contains(c, items[0].Message, u.Name)

@@ -9,13 +9,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/daprshop/daprshop/internal/launcher"
+	"github.com/daprshop/daprshop/internal/shopclient"
 )
 
 // sys is the running system every test in this package uses.
@@ -81,14 +81,14 @@ func runWithSystem(m *testing.M) int {
 		printTail(logPath, 80)
 		return 1
 	}
-	if err := awaitReady(sys, 2*time.Minute); err != nil {
-		fmt.Fprintf(os.Stderr, "the system is healthy but not ready: %v\n", err)
-		printTail(logPath, 80)
+	if shop, auditor, err = shopclient.ForSystem(sys, client); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		sys.Stop()
 		return 1
 	}
-	if err := loadInitialStock(); err != nil {
-		fmt.Fprintf(os.Stderr, "read the catalog's stock: %v\n", err)
+	if err := auditor.AwaitReady(context.Background(), 2*time.Minute); err != nil {
+		fmt.Fprintf(os.Stderr, "the system is healthy but not ready: %v\n", err)
+		printTail(logPath, 80)
 		sys.Stop()
 		return 1
 	}
@@ -135,33 +135,3 @@ func printTail(path string, n int) {
 
 // apps are the apps of the run file, each of which serves /readyz.
 var apps = []string{"gateway", "users", "catalog", "orders", "payments", "notifications"}
-
-// awaitReady waits until every app's /readyz answers 200. The launcher
-// waits on /healthz (alive) only, as daprd's app health check does; ready
-// also means each app's own start-up work (the catalog's seed) is done.
-func awaitReady(sys *launcher.System, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for _, id := range apps {
-		a, ok := sys.App(id)
-		if !ok {
-			return fmt.Errorf("app %s is not in the run file", id)
-		}
-		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", a.AppPort)
-		for {
-			resp, err := client.Get(url) //nolint:noctx // a local probe, bounded by the client's timeout
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: %s not 200 after %s", id, url, within)
-			}
-			<-tick.C
-		}
-	}
-	return nil
-}

@@ -61,7 +61,7 @@ func TestEventLatencyAndOrderPerKey(t *testing.T) {
 		began := time.Now()
 		publishKeyed(t, "order.completed", userID, orderFinishedEvent(id, userID, uuid.NewString()))
 		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			assert.True(c, slices.ContainsFunc(inbox(c, gatewayURL(t), token), func(x notification) bool { return x.ID == id }))
+			assert.True(c, slices.ContainsFunc(inbox(c, token), func(x notification) bool { return x.ID == id }))
 		}, 60*time.Second, 10*time.Millisecond, "event %d in the inbox", i)
 		latencies = append(latencies, time.Since(began))
 	}
@@ -75,7 +75,7 @@ func TestEventLatencyAndOrderPerKey(t *testing.T) {
 	var got []string
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		got = got[:0]
-		for _, x := range inbox(c, gatewayURL(t), token) {
+		for _, x := range inbox(c, token) {
 			if slices.Contains(burst, x.ID) {
 				got = append(got, x.ID)
 			}
@@ -171,7 +171,7 @@ func TestEventsSurviveASubscriberCrash(t *testing.T) {
 	for _, id := range users {
 		token := signedToken(t, id)
 		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			items := inbox(c, gatewayURL(t), token)
+			items := inbox(c, token)
 			assert.Len(c, items, 1, "the welcome of %s, once", id)
 		}, 90*time.Second, 100*time.Millisecond)
 	}

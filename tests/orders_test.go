@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,40 +13,24 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/shopclient"
 )
 
-type product struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	PriceCents int64  `json:"price_cents"`
-	Available  int64  `json:"available"`
-}
+// product is one product of the public listing (the shop client's).
+type product = shopclient.Product
 
-type order struct {
-	ID     string `json:"id"`
-	UserID string `json:"user_id"`
-	Status string `json:"status"`
-	Items  []struct {
-		ProductID  string `json:"product_id"`
-		Name       string `json:"name"`
-		Quantity   int64  `json:"quantity"`
-		PriceCents int64  `json:"price_cents"`
-	} `json:"items"`
-	TotalCents int64 `json:"total_cents"`
-}
+// order is an order as the API shows it (the shop client's).
+type order = shopclient.Order
 
 // inStock returns two products of the catalog with stock, read through the
 // gateway.
 func inStock(t *testing.T) (product, product) {
 	t.Helper()
-	status, _, b := do(t, http.MethodGet, gatewayURL(t)+"/api/v1/products?limit=100", "", nil, nil)
-	require.Equal(t, http.StatusOK, status, "%s", b)
-	var page struct {
-		Items []product `json:"items"`
-	}
-	require.NoError(t, json.Unmarshal(b, &page))
+	products, err := shop.Products(context.Background())
+	require.NoError(t, err)
 	var found []product
-	for _, p := range page.Items {
+	for _, p := range products {
 		if p.Available >= 5 {
 			found = append(found, p)
 		}
@@ -67,8 +52,9 @@ func placeOrder(t *testing.T, u user, key, body string) (int, []byte) {
 
 func getAs(t *testing.T, u user, path string) (int, []byte) {
 	t.Helper()
-	status, _, b := do(t, http.MethodGet, gatewayURL(t)+path, "", nil, map[string]string{"Authorization": "Bearer " + u.Token})
-	return status, b
+	resp, err := shop.Do(context.Background(), shopclient.Request{Method: http.MethodGet, Path: path, Token: u.Token})
+	require.NoError(t, err)
+	return resp.Status, resp.Body
 }
 
 func myOrders(t *testing.T, u user) []order {

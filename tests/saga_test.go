@@ -16,7 +16,7 @@ import (
 )
 
 // The checkout saga end to end: every scenario ends with the invariant
-// checker (invariants_test.go).
+// checker (invariants_test.go, on shopclient.Audit).
 
 func orderBody(lines ...any) string {
 	b := `{"items":[`
@@ -47,7 +47,7 @@ func awaitStep(t *testing.T, u user, orderID, name, status string) {
 		code, b := getAs(t, u, "/api/v1/orders/"+orderID)
 		var o sagaOrder
 		if assert.Equal(c, http.StatusOK, code) && assert.NoError(c, json.Unmarshal(b, &o)) {
-			assert.True(c, o.step(name, status), "steps so far: %+v", o.Steps)
+			assert.True(c, o.Has(name, status), "steps so far: %+v", o.Steps)
 		}
 	}, 60*time.Second, 100*time.Millisecond)
 }
@@ -89,11 +89,11 @@ func TestSagaHappyPath(t *testing.T) {
 	o := awaitFinal(t, u, id, time.Minute)
 	assert.Equal(t, "completed", o.Status)
 	for _, step := range []string{"reserve", "charge", "confirm"} {
-		assert.True(t, o.step(step, "done"), "step %s done: %+v", step, o.Steps)
+		assert.True(t, o.Has(step, "done"), "step %s done: %+v", step, o.Steps)
 	}
 	assert.Equal(t, int64(100000-2990), walletBalance(t, u))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		items := inbox(c, gatewayURL(t), u.Token)
+		items := inbox(c, u.Token)
 		assert.True(c, slices.ContainsFunc(items, func(n notification) bool { return n.Kind == "order_completed" }), "%+v", items)
 	}, 30*time.Second, 100*time.Millisecond, "order.completed reached the user's inbox")
 	sc.check(t)
@@ -106,8 +106,8 @@ func TestSagaOutOfStock(t *testing.T) {
 	o := awaitFinal(t, sc.users[0], id, time.Minute)
 	assert.Equal(t, "cancelled", o.Status)
 	assert.Contains(t, o.Reason, "stock")
-	assert.True(t, o.step("reserve", "failed"), "%+v", o.Steps)
-	assert.False(t, o.step("charge", "done"))
+	assert.True(t, o.Has("reserve", "failed"), "%+v", o.Steps)
+	assert.False(t, o.Has("charge", "done"))
 	sc.check(t)
 }
 
@@ -118,8 +118,8 @@ func TestSagaDeclinedPayment(t *testing.T) {
 	o := awaitFinal(t, sc.users[0], id, time.Minute)
 	assert.Equal(t, "cancelled", o.Status)
 	assert.Contains(t, o.Reason, "declined")
-	assert.True(t, o.step("charge", "failed"), "%+v", o.Steps)
-	assert.True(t, o.step("release", "done"), "the stock was released: %+v", o.Steps)
+	assert.True(t, o.Has("charge", "failed"), "%+v", o.Steps)
+	assert.True(t, o.Has("release", "done"), "the stock was released: %+v", o.Steps)
 	sc.check(t)
 }
 

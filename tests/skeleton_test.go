@@ -128,7 +128,7 @@ func TestDuplicateDeliveryAppliedOnce(t *testing.T) {
 		assert.Equal(c, []bool{false, true}, handled, "applied, then recognised as a duplicate")
 	}, 10*time.Second, 50*time.Millisecond)
 	ids := map[string]int{}
-	for _, n := range inbox(t, gatewayURL(t), signedToken(t, userID)) {
+	for _, n := range inbox(t, signedToken(t, userID)) {
 		ids[n.ID]++
 	}
 	assert.Equal(t, map[string]int{dupID: 1}, ids, "one notification for the event")
