@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -52,11 +55,51 @@ func handleTryReservation(logger *slog.Logger, res *reservations) http.Handler {
 	})
 }
 
-// handleSettleReservation serves confirm and cancel. They take no body: the
-// one a caller sends anyway (the saga sends {}) is not read.
-func handleSettleReservation(logger *slog.Logger, settle func(r *http.Request, orderID string) (settled, error)) http.Handler {
+// settleRequest is the optional body of a confirm or a cancel: the
+// products the caller knows the reservation holds (the saga knows its
+// order's lines). They are read in the same round trip as the reservation
+// instead of after it; a list that misses one, or names one the
+// reservation does not hold, costs a read and changes nothing else.
+type settleRequest struct {
+	Products []string `json:"products"`
+}
+
+// Validate checks the list: at most maxLines ids, each a valid product id.
+func (req settleRequest) Validate() error {
+	if len(req.Products) > maxLines {
+		return apperr.InvalidFields(apperr.FieldError{Field: "products", Detail: fmt.Sprintf("must hold at most %d ids", maxLines)})
+	}
+	var fields []apperr.FieldError
+	for i, id := range req.Products {
+		if !validID(id) {
+			fields = append(fields, apperr.FieldError{Field: fmt.Sprintf("products[%d]", i), Detail: fmt.Sprintf("must be a lower-case slug such as espresso-beans-1kg, at most %d bytes", maxIDLen)})
+		}
+	}
+	if len(fields) > 0 {
+		return apperr.InvalidFields(fields...)
+	}
+	return nil
+}
+
+// handleSettleReservation serves confirm and cancel. Their body is
+// optional (settleRequest): none, {} or the products.
+func handleSettleReservation(logger *slog.Logger, settle func(r *http.Request, orderID string, products []string) (settled, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out, err := settle(r, mux.Vars(r)["order"])
+		var req settleRequest
+		// No body at all is as {}: a call through a sidecar without one
+		// may come chunked, with no length to tell.
+		body := bufio.NewReader(r.Body)
+		if _, err := body.Peek(1); err != io.EOF {
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{body, r.Body}
+			if err := web.Decode(w, r, &req); err != nil {
+				web.Error(w, r, logger, err)
+				return
+			}
+		}
+		out, err := settle(r, mux.Vars(r)["order"], req.Products)
 		if err != nil {
 			web.Error(w, r, logger, err)
 			return
@@ -66,14 +109,14 @@ func handleSettleReservation(logger *slog.Logger, settle func(r *http.Request, o
 }
 
 func handleConfirmReservation(logger *slog.Logger, res *reservations) http.Handler {
-	return handleSettleReservation(logger, func(r *http.Request, orderID string) (settled, error) {
-		return res.Confirm(r.Context(), orderID)
+	return handleSettleReservation(logger, func(r *http.Request, orderID string, products []string) (settled, error) {
+		return res.Confirm(r.Context(), orderID, products...)
 	})
 }
 
 func handleCancelReservation(logger *slog.Logger, res *reservations) http.Handler {
-	return handleSettleReservation(logger, func(r *http.Request, orderID string) (settled, error) {
-		return res.Cancel(r.Context(), orderID)
+	return handleSettleReservation(logger, func(r *http.Request, orderID string, products []string) (settled, error) {
+		return res.Cancel(r.Context(), orderID, products...)
 	})
 }
 

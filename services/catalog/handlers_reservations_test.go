@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -305,18 +306,73 @@ func TestTryRefusesWhatItCannotReserve(t *testing.T) {
 			h.state.Fail(nil)
 			require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
 			assertProblem(t, tt.wantStatus, "", w)
-			var p web.Problem
-			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p))
-			var fields []string
-			for _, f := range p.Errors {
-				fields = append(fields, f.Field)
-			}
+			p, fields := problemFields(t, w)
 			assert.Equal(t, tt.wantFields, fields)
 			assert.Contains(t, p.Detail, tt.wantDetail)
 			assert.Empty(t, h.held(t), "nothing reserved")
 			h.assertInvariant(t)
 		})
 	}
+}
+
+// A confirm or a cancel takes no body, {}, or the products the caller
+// knows the reservation holds; anything else is refused, naming the
+// problem, and settles nothing.
+func TestSettleRefusesABadBody(t *testing.T) {
+	t.Parallel()
+	many := `{"products":["p0"` + strings.Repeat(`,"p0"`, 50) + `]}`
+	tests := []struct {
+		name, contentType, body string
+		wantStatus              int
+		wantFields              []string
+	}{
+		{"none", "", "", 200, nil},
+		{"empty object", "application/json", `{}`, 200, nil},
+		{"the products", "application/json", `{"products":["mug"]}`, 200, nil},
+		{"a product it does not hold", "application/json", `{"products":["kettle"]}`, 200, nil},
+		{"unknown field", "application/json", `{"items":[]}`, 400, []string{"items"}},
+		{"bad product id", "application/json", `{"products":["mug","Mug"]}`, 400, []string{"products[1]"}},
+		{"51 products", "application/json", many, 400, []string{"products"}},
+		{"not JSON", "text/plain", `{}`, 415, nil},
+	}
+	for _, op := range []string{"confirm", "cancel"} {
+		for _, tt := range tests {
+			t.Run(op+", "+tt.name, func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t, faults.Faults{})
+				order := uuid.NewString()
+				require.Equal(t, http.StatusOK, h.post("/reservations/"+order+"/try", mug2).Code)
+				w := h.do(http.MethodPost, "/reservations/"+order+"/"+op, tt.contentType, tt.body)
+				require.Equal(t, tt.wantStatus, w.Code, w.Body.String())
+				if tt.wantStatus == http.StatusOK {
+					assert.Empty(t, h.held(t), "settled")
+					h.assertInvariant(t)
+					return
+				}
+				assertProblem(t, tt.wantStatus, "", w)
+				_, fields := problemFields(t, w)
+				assert.Equal(t, tt.wantFields, fields)
+				assert.Len(t, h.held(t), 1, "still held")
+				h.assertInvariant(t)
+			})
+		}
+	}
+}
+
+// A confirm through a sidecar without a body may come chunked, with no
+// length: still no body.
+func TestSettleTakesAChunkedEmptyBody(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, faults.Faults{})
+	order := uuid.NewString()
+	require.Equal(t, http.StatusOK, h.post("/reservations/"+order+"/try", mug2).Code)
+	r := httptest.NewRequest(http.MethodPost, "/reservations/"+order+"/confirm", io.NopCloser(strings.NewReader("")))
+	r.ContentLength = -1
+	r.Header.Set(web.AppTokenHeader, testToken)
+	w := httptest.NewRecorder()
+	h.handler.ServeHTTP(w, r)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Empty(t, h.held(t))
 }
 
 func TestReservationRoutesRefuseBadOrderIDs(t *testing.T) {

@@ -88,6 +88,19 @@ func assertProblem(t *testing.T, status int, field string, w *httptest.ResponseR
 	}
 }
 
+// problemFields decodes a problem+json answer and lists the fields its
+// errors name.
+func problemFields(t *testing.T, w *httptest.ResponseRecorder) (web.Problem, []string) {
+	t.Helper()
+	var p web.Problem
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), w.Body.String())
+	var fields []string
+	for _, f := range p.Errors {
+		fields = append(fields, f.Field)
+	}
+	return p, fields
+}
+
 var storeDown = apperr.Wrap(apperr.Unavailable, errors.New("db down"), "read product")
 
 func TestListProducts(t *testing.T) {

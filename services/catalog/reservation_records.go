@@ -41,16 +41,45 @@ type heldRecord struct {
 	Orders map[string]time.Time `json:"orders"`
 }
 
-// moveStock reads the products of res and returns their writes after move
-// of each line's units, each under the ETag it was read with.
-func (r *reservations) moveStock(ctx context.Context, res Reservation, move func(*Stock, int64) error) ([]state.Op, error) {
+// readWith is what a read of keys found, by key, with the keys it found
+// absent: the products a settlement read with its reservation.
+type readWith map[string]*state.Item
+
+func newReadWith(items map[string]state.Item, keys []string) readWith {
+	out := make(readWith, len(keys))
+	for _, k := range keys {
+		if it, ok := items[k]; ok {
+			out[k] = &it
+		} else {
+			out[k] = nil // read: not there
+		}
+	}
+	return out
+}
+
+// moveStock returns the writes of the products of res after move of each
+// line's units, each under the ETag it was read with: from read when it
+// holds them all, or read now.
+func (r *reservations) moveStock(ctx context.Context, res Reservation, move func(*Stock, int64) error, read readWith) ([]state.Op, error) {
 	keys := make([]string, len(res.Items))
+	items := make(map[string]state.Item, len(keys))
+	var missing []string
 	for i, l := range res.Items {
 		keys[i] = productKey(l.ProductID)
+		it, ok := read[keys[i]]
+		switch {
+		case !ok:
+			missing = append(missing, keys[i])
+		case it != nil:
+			items[keys[i]] = *it
+		}
 	}
-	items, err := r.state.Get(ctx, keys...)
-	if err != nil {
-		return nil, err
+	if len(missing) > 0 {
+		fresh, err := r.state.Get(ctx, keys...)
+		if err != nil {
+			return nil, err
+		}
+		items = fresh
 	}
 	ops := make([]state.Op, 0, len(res.Items)+2)
 	for i, l := range res.Items {

@@ -24,11 +24,16 @@ import (
 // service_reservations_test.go): the stores it runs on, memory and a real
 // daprd, and its helpers.
 
-// countingState counts the transactions that reach a store and the races
-// they lose.
+// countingState counts the reads and the transactions that reach a store,
+// and the races the transactions lose.
 type countingState struct {
 	state.Store
-	transacts, conflicts atomic.Int64
+	gets, transacts, conflicts atomic.Int64
+}
+
+func (s *countingState) Get(ctx context.Context, keys ...string) (map[string]state.Item, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, keys...)
 }
 
 func (s *countingState) Transact(ctx context.Context, ops []state.Op) error {

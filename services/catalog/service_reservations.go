@@ -162,12 +162,13 @@ func (r *reservations) reserveFrom(items map[string]state.Item, orderID string, 
 // Confirm sells the units of the order's reservation. A repeat is a no-op.
 // It is apperr.Conflict when there is nothing to confirm: no try, a try
 // blocked by a cancel, or a reservation released (cancelled, or expired:
-// one past its expiry is released now, by this call).
-func (r *reservations) Confirm(ctx context.Context, orderID string) (settled, error) {
+// one past its expiry is released now, by this call). products, when the
+// caller knows them, are the reservation's products, read with it.
+func (r *reservations) Confirm(ctx context.Context, orderID string, products ...string) (settled, error) {
 	if err := checkOrderID(orderID); err != nil {
 		return settled{}, err
 	}
-	_, err := r.settle(ctx, orderID, barrier.Confirm, settleConfirm)
+	_, err := r.settle(ctx, orderID, barrier.Confirm, settleConfirm, products...)
 	switch {
 	case errors.Is(err, barrier.ErrNoTry):
 		return settled{}, apperr.Wrap(apperr.Conflict, err, "nothing to confirm: no stock was reserved for order %s, or its reservation was cancelled", orderID)
@@ -185,12 +186,12 @@ func (r *reservations) Confirm(ctx context.Context, orderID string) (settled, er
 // Cancel releases the units of the order's reservation. A repeat is a
 // no-op, and so is a cancel with nothing to undo (the try never came: it is
 // blocked from now on; or the reservation expired). A confirmed reservation
-// is never released: that is apperr.Conflict.
-func (r *reservations) Cancel(ctx context.Context, orderID string) (settled, error) {
+// is never released: that is apperr.Conflict. products as for Confirm.
+func (r *reservations) Cancel(ctx context.Context, orderID string, products ...string) (settled, error) {
 	if err := checkOrderID(orderID); err != nil {
 		return settled{}, err
 	}
-	if _, err := r.settle(ctx, orderID, barrier.Cancel, settleCancel); err != nil {
+	if _, err := r.settle(ctx, orderID, barrier.Cancel, settleCancel, products...); err != nil {
 		return settled{}, fmt.Errorf("cancel the reservation of order %s: %w", orderID, err)
 	}
 	return settled{OrderID: orderID, Status: StatusCancelled}, nil

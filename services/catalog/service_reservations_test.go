@@ -45,6 +45,35 @@ func testReservationsContract(t *testing.T, e reservationsEnv) {
 		assert.Contains(t, e.heldIDs(t, res), order)
 	})
 
+	t.Run("a confirm or a cancel told the products reads once; a wrong list only costs a read", func(t *testing.T) {
+		t.Parallel()
+		res, _, counting := e.newRes(t)
+		settle := []struct {
+			name     string
+			do       func(ctx context.Context, order string, products ...string) (settled, error)
+			products func(p []string) []string // of the three products, the first two tried
+			reads    int64
+			after    Stock // of the first: 3 units tried, then settled
+		}{
+			{"confirm, told", res.Confirm, func(p []string) []string { return p[:2] }, 1, Stock{Available: 7, Sold: 3}},
+			{"cancel, told", res.Cancel, func(p []string) []string { return p[:2] }, 1, Stock{Available: 10}},
+			{"confirm, not told", res.Confirm, func([]string) []string { return nil }, 2, Stock{Available: 7, Sold: 3}},
+			{"cancel, told one of two", res.Cancel, func(p []string) []string { return p[:1] }, 2, Stock{Available: 10}},
+			{"confirm, told another", res.Confirm, func(p []string) []string { return p[2:] }, 2, Stock{Available: 7, Sold: 3}},
+		}
+		for _, tc := range settle {
+			p, order := e.seed(t, 10, 10, 10), uuid.NewString()
+			_, err := res.Try(ctx, order, lines(p[0], 3, p[1], 1))
+			require.NoError(t, err, tc.name)
+			before := counting.gets.Load()
+			_, err = tc.do(ctx, order, tc.products(p)...)
+			require.NoError(t, err, tc.name)
+			assert.Equal(t, tc.reads, counting.gets.Load()-before, "%s: reads", tc.name)
+			assert.Equal(t, tc.after, e.stock(t, p[0]), tc.name)
+			assert.Equal(t, Stock{Available: 10}, e.stock(t, p[2]), "%s: the product not tried is untouched", tc.name)
+		}
+	})
+
 	t.Run("concurrent repeats of a try reserve once", func(t *testing.T) {
 		t.Parallel()
 		res, _, _ := e.newRes(t)

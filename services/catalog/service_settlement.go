@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/daprshop/daprshop/internal/apperr"
@@ -51,12 +52,20 @@ var (
 )
 
 // settle runs a settlement of the order's reservation behind the barrier's
-// op kind, and drops the products it touched from the cache.
-func (r *reservations) settle(ctx context.Context, orderID string, kind barrier.Kind, s settlement) (barrier.Outcome, error) {
+// op kind, and drops the products it touched from the cache. products (a
+// hint: may be empty or wrong) are read with the reservation, in the
+// barrier's one read.
+func (r *reservations) settle(ctx context.Context, orderID string, kind barrier.Kind, s settlement, products ...string) (barrier.Outcome, error) {
 	var touched []string
 	defer func() { r.forget(touched...) }()
 	resKey, shardKey := reservationKey(orderID), heldShardOf(orderID)
-	return r.do(ctx, orderID, kind, barrier.Work{Reads: []string{resKey, shardKey}, Change: func(ctx context.Context, items map[string]state.Item) (json.RawMessage, []state.Op, error) {
+	reads := []string{resKey, shardKey}
+	for _, id := range products {
+		if k := productKey(id); !slices.Contains(reads, k) {
+			reads = append(reads, k)
+		}
+	}
+	return r.do(ctx, orderID, kind, barrier.Work{Reads: reads, Change: func(ctx context.Context, items map[string]state.Item) (json.RawMessage, []state.Op, error) {
 		it, ok := items[resKey]
 		if !ok {
 			return nil, nil, fmt.Errorf("the reservation of order %s is missing, but its try record is there", orderID)
@@ -78,7 +87,14 @@ func (r *reservations) settle(ctx context.Context, orderID string, kind barrier.
 		if err != nil || move == nil {
 			return result, nil, err // nothing to move: only the barrier record is written
 		}
-		ops, err := r.moveStock(ctx, res, move)
+		ops, err := r.moveStock(ctx, res, move, newReadWith(items, reads[2:]))
+		if errors.Is(err, errStaleMove) && len(reads) > 2 {
+			// The products came in the same read as the reservation; a
+			// store whose bulk read is no snapshot may have read a product
+			// before the try that reserved its units committed. Read them
+			// again, after the reservation, as without the hint.
+			ops, err = r.moveStock(ctx, res, move, nil)
+		}
 		if errors.Is(err, errStaleMove) {
 			// The products were read after another op on this reservation
 			// committed: our write would lose on the reservation's ETag, so

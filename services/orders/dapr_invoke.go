@@ -140,16 +140,30 @@ func (p *daprParticipants) Reserve(ctx context.Context, orderID string, items []
 	return refused(a, err, "") // the catalog says what is missing: "not enough stock of ..."
 }
 
-func (p *daprParticipants) Confirm(ctx context.Context, orderID string) (refusal, error) {
-	a, err := p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/confirm", struct{}{})
+// settleBody is the body of a confirm or a cancel: the order's products,
+// which the catalog reads with the reservation.
+type settleBody struct {
+	Products []string `json:"products"`
+}
+
+func settleBodyOf(items []Item) settleBody {
+	b := settleBody{Products: make([]string, len(items))}
+	for i, it := range items {
+		b.Products[i] = it.ProductID
+	}
+	return b
+}
+
+func (p *daprParticipants) Confirm(ctx context.Context, orderID string, items []Item) (refusal, error) {
+	a, err := p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/confirm", settleBodyOf(items))
 	if err == nil && a.status == http.StatusConflict {
 		return refusal{Refused: true, Reason: "the stock reservation expired before the payment completed; the payment was refunded"}, nil
 	}
 	return refused(a, err, "")
 }
 
-func (p *daprParticipants) Release(ctx context.Context, orderID string) error {
-	return final(p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/cancel", struct{}{}))
+func (p *daprParticipants) Release(ctx context.Context, orderID string, items []Item) error {
+	return final(p.iv.post(ctx, p.catalogApp, "/reservations/"+orderID+"/cancel", settleBodyOf(items)))
 }
 
 type chargeBody struct {

@@ -56,10 +56,10 @@ func (p *fakeParticipants) answer(step string) (refusal, error) {
 func (p *fakeParticipants) Reserve(context.Context, string, []Item) (refusal, error) {
 	return p.answer("reserve")
 }
-func (p *fakeParticipants) Confirm(context.Context, string) (refusal, error) {
+func (p *fakeParticipants) Confirm(context.Context, string, []Item) (refusal, error) {
 	return p.answer("confirm")
 }
-func (p *fakeParticipants) Release(context.Context, string) error {
+func (p *fakeParticipants) Release(context.Context, string, []Item) error {
 	_, err := p.answer("release")
 	return err
 }
