@@ -120,6 +120,9 @@ test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to
 	@# The redis profile's state store, a module of its own (its unit tests;
 	@# `make test-redis` runs it through daprd against Redis).
 	cd pluggable/redisstate && $(GO) vet ./... && $(GO) test $(RACE) -count=1 ./...
+	@# The benchmark's own module: its unit tests (the ceiling's settings
+	@# are the project's), not its measurements (`make bench`).
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory check-observability
 	@$(MAKE) --no-print-directory check-k8s
 	@# A short fuzz run of every decoder of outside input (`make fuzz` runs longer).

@@ -17,8 +17,8 @@ import (
 )
 
 // The no-op ceiling: the checkout workflow's shape with activities that do
-// nothing, on a sidecar of its own with the local profile's kind of actor
-// state store (SQLite), its own placement and scheduler.
+// nothing, on a sidecar of its own with the local profile's workflow store
+// and orders' tracing (noop_config.go), its own placement and scheduler.
 
 var noopRetry = &workflow.RetryPolicy{
 	MaxAttempts: 5, InitialRetryInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
@@ -102,26 +102,19 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 		return err
 	}
 	defer scheduler.stop()
-	store := `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: noop-store
-spec:
-  type: state.sqlite
-  version: v1
-  metadata:
-    - name: connectionString
-      value: {{dir}}/noop.db
-    - name: busyTimeout
-      value: 10s
-    - name: actorStateStore
-      value: "true"
-`
+	store, err := noopStore(cfg.root)
+	if err != nil {
+		return err
+	}
+	config, err := noopConfig(cfg.root)
+	if err != nil {
+		return err
+	}
 	res := filepath.Join(dir, "resources")
 	if err := writeFiles(res, map[string]string{"store.yaml": store}); err != nil {
 		return err
 	}
-	if err := writeFiles(dir, map[string]string{"config.yaml": benchConfig}); err != nil {
+	if err := writeFiles(dir, map[string]string{"config.yaml": config}); err != nil {
 		return err
 	}
 	d, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchnoop", resources: res, config: filepath.Join(dir, "config.yaml"),

@@ -30,7 +30,7 @@ func (r *sagaResults) markdown() string {
 		"not Dapr's `state.redis`, whose transactions are not all-or-nothing (docs/dapr-notes.md): so its figures include a gRPC hop over a Unix socket per state operation, "+
 		"and its stock and money invariant is checked below like the local profile's.\n", redisSource)
 	fmt.Fprintf(&b, "- **no-op workflow (ceiling)**: the same workflow shape (SaveOrder, then three steps each after a zero-timeout check for a cancel event, then FinishOrder; the same retry policy) whose activities do nothing, "+
-		"hosted by the benchmark process on one daprd of its own with a SQLite actor state store, placement and scheduler (no mTLS, no tracing). Scheduled directly with the workflow client; latency from the schedule call to the FinishOrder activity.\n")
+		"hosted by the benchmark process on one daprd of its own, placement and scheduler, with the project's own settings read from its files (`bench/noop_config.go`): the workflow store of `components/local/orders-workflows.yaml` (SQLite, its busy timeout and synchronous setting; only the file's path differs) and the tracing of `dapr/config/orders.yaml` (every request sampled, exported over OTLP to 127.0.0.1:4318, as the checkout's sidecars do; nothing listens there in the benchmark's network namespace, for either). Not copied: mTLS and access control, which act on calls between sidecars, and its no-op activities make none. Scheduled directly with the workflow client; latency from the schedule call to the FinishOrder activity.\n")
 	fmt.Fprintf(&b, "- **same participant calls by DTM**: DTM %s (`tools/dtm`, built from the Go module proxy), its embedded BoltDB store, runs a saga of the same three participant calls "+
 		"(catalog try, compensated by cancel; payments charge, compensated by refund; catalog confirm) with the same bodies, through the orders app's sidecar exactly as the checkout saga's activities call them "+
 		"(HTTP service invocation, orders' API token, the participants' access control), on the local profile's system started afresh for it (the same seeded stock and shoppers). "+
@@ -77,7 +77,7 @@ func (r *sagaResults) markdown() string {
 	fmt.Fprintf(&b, "%s.\n\n", strings.Join(parts, "; "))
 	if best["noop"] > 0 && best["local"] > 0 {
 		x := best["local"] / best["noop"]
-		fmt.Fprintf(&b, "**Ratios.** The checkout saga reaches **%.2f ×** the no-op ceiling on the local profile (target ≥ 0.7: %s)", x, verdict(x >= 0.7))
+		fmt.Fprintf(&b, "**Ratios.** The checkout saga reaches **%.2f ×** the no-op ceiling on the local profile (target ≥ 0.6, issue 19: %s)", x, verdict(x >= 0.6))
 		if best["redis"] > 0 {
 			y := best["redis"] / best["noop"]
 			held := "whose invariants were not checked"

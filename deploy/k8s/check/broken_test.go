@@ -359,8 +359,8 @@ func TestBrokenManifests(t *testing.T) {
 		},
 		{
 			name:   "the workflow store is no actor state store",
-			break_: func(t *testing.T, s *Set) { deleteMetadata(component(t, s, "orders-store"), "actorStateStore") },
-			want:   []want{{CheckComponents, "Component/orders-store", `metadata actorStateStore is "" here, "true" locally`}},
+			break_: func(t *testing.T, s *Set) { deleteMetadata(component(t, s, "orders-workflows"), "actorStateStore") },
+			want:   []want{{CheckComponents, "Component/orders-workflows", `metadata actorStateStore is "" here, "true" locally`}},
 		},
 		{
 			name:   "a pubsub without topic scopes",
