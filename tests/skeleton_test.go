@@ -138,9 +138,7 @@ func TestDuplicateDeliveryAppliedOnce(t *testing.T) {
 // delivered when they come back (durable consumer, JetStream stream).
 func TestNoEventLostWhileSubscriberDown(t *testing.T) {
 	skipShort(t)
-	for _, name := range []string{"notifications", "notifications.daprd"} {
-		require.NoError(t, sys.StopProcess(name))
-	}
+	require.NoError(t, sys.StopApp("notifications")) // and its sidecar
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
@@ -166,9 +164,7 @@ func TestNoEventLostWhileSubscriberDown(t *testing.T) {
 func TestNoEventLostWhenTheSidecarStartsFirst(t *testing.T) {
 	const slowStart = 5 * time.Second
 	skipShort(t)
-	for _, name := range []string{"notifications", "notifications.daprd"} {
-		require.NoError(t, sys.StopProcess(name))
-	}
+	require.NoError(t, sys.StopApp("notifications")) // and its sidecar
 	started := false
 	t.Cleanup(func() {
 		if !started {

@@ -9,6 +9,7 @@ package daprproc
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/daprshop/daprshop/internal/proc"
 )
@@ -34,6 +35,11 @@ type Daprd struct {
 	EnableAPILogging     bool
 	MaxBodySize          string
 	AppMaxConcurrency    int
+	// BlockShutdown is --dapr-block-shutdown-duration (0: none): on SIGTERM
+	// daprd stops its subscriptions at once and keeps serving its app's
+	// calls until the app reports unhealthy or this long has passed, as
+	// dapr.io/block-shutdown-duration makes it do in a pod.
+	BlockShutdown time.Duration
 	// SentryAddress, when set, turns mTLS on, as the Dapr CLI does for a
 	// Configuration that enables it; the root certificate then comes by
 	// the DAPR_TRUST_ANCHORS environment variable.
@@ -90,6 +96,9 @@ func (d Daprd) Args() []string {
 	opt("app-channel-address", d.AppChannelAddress)
 	opt("dapr-listen-addresses", d.ListenAddresses)
 	optInt("app-max-concurrency", d.AppMaxConcurrency)
+	if d.BlockShutdown > 0 {
+		opt("dapr-block-shutdown-duration", d.BlockShutdown.String())
+	}
 	if d.SentryAddress != "" {
 		args = append(args, "--enable-mtls", "--sentry-address="+d.SentryAddress)
 	}

@@ -2,6 +2,7 @@ package daprproc
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -23,7 +24,7 @@ func TestDaprdArgs(t *testing.T) {
 				"--metrics-port=4", "--app-protocol=http", "--log-level=info",
 				"--placement-host-address=", "--scheduler-host-address=",
 			},
-			notWant: []string{"--app-port=0", "--enable-mtls", "--enable-app-health-check", "--dapr-listen-addresses="},
+			notWant: []string{"--app-port=0", "--enable-mtls", "--enable-app-health-check", "--dapr-listen-addresses=", "--dapr-block-shutdown-duration=0s"},
 		},
 		{
 			name: "an app, its health check and the control plane",
@@ -40,6 +41,11 @@ func TestDaprdArgs(t *testing.T) {
 				"--enable-app-health-check", "--app-health-check-path=/readyz", "--app-health-probe-interval=5",
 				"--app-health-probe-timeout=500", "--app-health-threshold=3", "--resources-path=a", "--resources-path=b",
 			},
+		},
+		{
+			name: "a pod's shutdown: subscriptions stopped first, the app served for 10s",
+			d:    func(d Daprd) Daprd { d.BlockShutdown = 10 * time.Second; return d },
+			want: []string{"--dapr-block-shutdown-duration=10s"},
 		},
 		{
 			name: "mTLS with sentry's address",

@@ -281,9 +281,9 @@ func (s *System) Stop() {
 		for i := len(s.tiers) - 1; i >= 0; i-- {
 			var wg sync.WaitGroup
 			for _, n := range s.tiers[i] {
-				if p, ok := s.procs[n]; ok {
-					wg.Go(p.Stop)
-				}
+				// An app goes with its sidecar (stopApp); the sidecars'
+				// tier then finds them stopped.
+				wg.Go(func() { s.stopApp(n) })
 			}
 			wg.Wait()
 		}
@@ -301,6 +301,32 @@ func (s *System) StopProcess(name string) error {
 	}
 	p.Stop()
 	return nil
+}
+
+// StopApp stops an app and its sidecar as a pod's termination does, and
+// keeps both stopped until StartProcess: both are signalled at once; the
+// sidecar (started with --dapr-block-shutdown-duration) stops its
+// subscriptions and serves the app's calls until the app is gone, while
+// the app serves on for its SHUTDOWN_DELAY and then drains. It returns
+// once both have exited.
+func (s *System) StopApp(appID string) error {
+	if _, ok := s.procs[appID]; !ok {
+		return fmt.Errorf("no process %q", appID)
+	}
+	s.stopApp(appID)
+	return nil
+}
+
+// stopApp stops the process name and, when it is an app, its sidecar
+// with it.
+func (s *System) stopApp(name string) {
+	var wg sync.WaitGroup
+	for _, n := range []string{name, name + ".daprd"} {
+		if p, ok := s.procs[n]; ok {
+			wg.Go(p.Stop)
+		}
+	}
+	wg.Wait()
 }
 
 // StartProcess starts a stopped process again and waits until it is ready.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/daprshop/daprshop/internal/daprproc"
 	"github.com/daprshop/daprshop/internal/proc"
@@ -187,6 +188,7 @@ func (s *System) daprdSpec(a App, daprd string) proc.Spec {
 		EnableAPILogging:  a.EnableAPILogging,
 		MaxBodySize:       a.MaxRequestBodySize,
 		AppMaxConcurrency: a.AppMaxConcurrency,
+		BlockShutdown:     sidecarBlockShutdown,
 	}
 	if a.EnableAppHealth {
 		d.AppHealth = &daprproc.AppHealth{
@@ -201,6 +203,16 @@ func (s *System) daprdSpec(a App, daprd string) proc.Spec {
 	spec.Ready = s.sidecarReady(a)
 	return spec
 }
+
+// sidecarBlockShutdown is how long a sidecar, once signalled, keeps serving
+// its app while the app stops (the pods' dapr.io/block-shutdown-duration,
+// deploy/k8s/base/app-defaults.yaml). With it daprd stops its
+// subscriptions first: Stop and StopApp signal an app and its sidecar
+// together, and the app serves on for its SHUTDOWN_DELAY (dapr/dapr.yaml),
+// so every event already on its way is delivered to a live app and none is
+// being retried against a closed port when daprd shuts down. The Dapr CLI
+// has no field for it (a limit of `dapr run -f`, docs/dapr-notes.md).
+const sidecarBlockShutdown = 10 * time.Second
 
 // appSpec runs the app's command: a binary that the launcher builds from
 // the app's folder (see builtHere), or any other command as written.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,8 +29,12 @@ func NewServer(addr string, h http.Handler) *http.Server {
 
 // Serve runs srv until ctx is done, then shuts it down gracefully with a
 // fresh deadline (ctx itself is already done by then), letting in-flight
-// requests finish.
-func Serve(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
+// requests finish. For delay after ctx is done it first goes on accepting
+// requests, as a pod's preStop sleep would: the app's sidecar, signalled at
+// the same moment, stops delivering events to it in that time, so no
+// delivery meets a closed port while the sidecar shuts down (internal/
+// launcher stops an app and its sidecar together; docs/chaos.md).
+func Serve(ctx context.Context, srv *http.Server, logger *slog.Logger, delay time.Duration) error {
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err
@@ -42,6 +47,14 @@ func Serve(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
+	if delay > 0 {
+		logger.InfoContext(context.Background(), "stop signal: serving on while the sidecar stops its subscriptions", "for", delay.String())
+		select {
+		case err := <-errCh:
+			return err
+		case <-time.After(delay):
+		}
+	}
 	logger.InfoContext(context.Background(), "shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -52,6 +65,24 @@ func Serve(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// ShutdownDelayVar names the variable that sets Serve's delay: a Go
+// duration, 0 when unset (a pod's preStop hook plays its part).
+const ShutdownDelayVar = "SHUTDOWN_DELAY"
+
+// ShutdownDelay reads ShutdownDelayVar through getenv; a value that is not
+// a duration of 0 or more is refused.
+func ShutdownDelay(getenv func(string) string) (time.Duration, error) {
+	v := getenv(ShutdownDelayVar)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: want a Go duration of 0 or more such as 2s, got %q", ShutdownDelayVar, v)
+	}
+	return d, nil
 }
 
 // NotFound answers unknown paths with a problem body instead of plain text.

@@ -133,7 +133,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	background.Go(func() { sweepUntilDone(bgCtx, logger, ticker.C, res.Sweep) })
 
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, res, f, ready, appToken))
-	return web.Serve(ctx, srv, logger)
+	delay, err := web.ShutdownDelay(getenv)
+	if err != nil {
+		return err
+	}
+	return web.Serve(ctx, srv, logger, delay)
 }
 
 // allReady is ready when every check is, in order.

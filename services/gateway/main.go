@@ -126,5 +126,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, inv, checker.Ready, authn, newLimiter(rps, burst, time.Now), parseOrigins(getenv("CORS_ORIGINS"))))
-	return web.Serve(ctx, srv, logger)
+	delay, err := web.ShutdownDelay(getenv)
+	if err != nil {
+		return err
+	}
+	return web.Serve(ctx, srv, logger, delay)
 }

@@ -74,5 +74,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	svc := newService(newStateInboxStore(state.NewDaprStore(client, storeName)), time.Now)
 	checker := sidecar.NewChecker(sc, sidecar.NewHTTPClient(2*time.Second))
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
-	return web.Serve(ctx, srv, logger)
+	delay, err := web.ShutdownDelay(getenv)
+	if err != nil {
+		return err
+	}
+	return web.Serve(ctx, srv, logger, delay)
 }

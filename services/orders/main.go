@@ -128,7 +128,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return nil
 	}
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, ready, appToken))
-	return web.Serve(ctx, srv, logger)
+	delay, err := web.ShutdownDelay(getenv)
+	if err != nil {
+		return err
+	}
+	return web.Serve(ctx, srv, logger, delay)
 }
 
 // runWorker connects the workflow worker to the sidecar, retrying until it

@@ -104,5 +104,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	checker := sidecar.NewChecker(sc, httpClient)
 	srv := web.NewServer(net.JoinHostPort(getenv("APP_HOST"), port), newServer(logger, svc, checker.Ready, appToken))
-	return web.Serve(ctx, srv, logger)
+	delay, err := web.ShutdownDelay(getenv)
+	if err != nil {
+		return err
+	}
+	return web.Serve(ctx, srv, logger, delay)
 }
