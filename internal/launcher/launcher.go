@@ -303,6 +303,19 @@ func (s *System) StopProcess(name string) error {
 	return nil
 }
 
+// HaltProcess kills one process with SIGKILL and keeps it down until
+// StartProcess: a crash that nothing restarts. (A sidecar stopped with
+// StopProcess waits out its --dapr-block-shutdown-duration while its app
+// stays up.)
+func (s *System) HaltProcess(name string) error {
+	p, ok := s.procs[name]
+	if !ok {
+		return fmt.Errorf("no process %q", name)
+	}
+	p.Halt()
+	return nil
+}
+
 // StopApp stops an app and its sidecar as a pod's termination does, and
 // keeps both stopped until StartProcess: both are signalled at once; the
 // sidecar (started with --dapr-block-shutdown-duration) stops its

@@ -73,6 +73,7 @@ type Process struct {
 	exited  chan struct{} // closed when the current run's process exited
 	done    chan struct{} // closed when supervision ends
 	exitErr error         // how the last run ended (Once)
+	halt    bool          // the stop under way kills at once (Halt)
 }
 
 // New returns a process that writes its lines to out and reports to fatal
@@ -97,7 +98,7 @@ func (p *Process) Start() {
 	}
 	p.stopCh = make(chan struct{})
 	p.done = make(chan struct{})
-	p.cmd, p.readyCh, p.exited, p.exitErr = nil, nil, nil, nil
+	p.cmd, p.readyCh, p.exited, p.exitErr, p.halt = nil, nil, nil, nil, false
 	go p.supervise(p.stopCh, p.done)
 }
 
@@ -167,9 +168,18 @@ func (p *Process) setExit(err error) {
 }
 
 // terminate stops the current run: SIGTERM to its process group, then
-// SIGKILL after StopTimeout. It returns once the process has exited.
+// SIGKILL after StopTimeout (at once for Halt). It returns once the
+// process has exited.
 func (p *Process) terminate(exited chan struct{}) {
 	if isClosed(exited) {
+		return
+	}
+	p.mu.Lock()
+	halt := p.halt
+	p.mu.Unlock()
+	if halt {
+		_ = p.Signal(syscall.SIGKILL)
+		<-exited
 		return
 	}
 	_ = p.Signal(syscall.SIGTERM)
@@ -327,11 +337,21 @@ func (p *Process) PID() int {
 }
 
 // Stop ends supervision and returns once the process has exited.
-func (p *Process) Stop() {
+func (p *Process) Stop() { p.stop(false) }
+
+// Halt ends supervision with SIGKILL, as a crash that nothing restarts:
+// for a test that needs a process down, not a graceful stop (a sidecar's
+// graceful stop waits for its app, which stays up).
+func (p *Process) Halt() { p.stop(true) }
+
+func (p *Process) stop(halt bool) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
+	if halt {
+		p.halt = true
+	}
 	stopCh, done := p.stopCh, p.done
 	if stopCh != nil && !isClosed(stopCh) {
 		close(stopCh)

@@ -201,6 +201,46 @@ func TestProcessStopKillsAProcessThatIgnoresSIGTERM(t *testing.T) {
 	assert.Contains(t, out.String(), "launcher | stubborn did not stop within 15s; killing it\n")
 }
 
+// Halt kills at once: the process is gone when Halt returns without
+// having been sent the SIGTERM that Stop gives it (it would say so), and
+// nothing restarts it.
+func TestProcessHaltKillsAtOnceAndKeepsItDown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	var p *Process
+	p = New(Spec{
+		Name:  "stubborn",
+		Path:  "/bin/sh",
+		Args:  []string{"-c", `trap 'echo got TERM; exit 0' TERM; touch "$1/$$"; while :; do sleep 1; done`, "sh", dir},
+		Ready: fileProbe(dir, &p),
+	}, NewLines(&out, "launcher", "stubborn"), func(error) {})
+	p.Start()
+	t.Cleanup(p.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, p.WaitReady(ctx))
+	pid := p.PID()
+
+	p.Halt()
+
+	assert.Error(t, syscall.Kill(pid, 0), "the process is gone when Halt returns")
+	assert.NotContains(t, out.String(), "got TERM", "Halt sends no SIGTERM")
+	assert.NotContains(t, out.String(), "did not stop within")
+	assert.NotContains(t, out.String(), "restarting")
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("supervision still runs after Halt")
+	}
+	// Started again, it stops as usual.
+	p.Start()
+	require.NoError(t, p.WaitReady(ctx))
+	assert.NotEqual(t, pid, p.PID())
+	p.Stop()
+	assert.Contains(t, out.String(), "got TERM", "a later Stop is a graceful one again")
+}
+
 func TestLineWriter(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
