@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/dapr/durabletask-go/workflow"
-
-	"github.com/daprshop/daprshop/internal/apperr"
 )
 
 // The checkout saga, hosted by Dapr Workflow (durable: it survives a crash
@@ -19,7 +17,10 @@ import (
 // cannot start two. Steps:
 //
 //	save order → reserve stock (catalog try) → charge (payments)
-//	→ confirm the reservation (catalog confirm) → complete, publish order.completed
+//	→ confirm the reservation (catalog confirm), complete, publish order.completed
+//
+// (the confirm's activity ends the saga it completes; FinishOrder does
+// only when that end failed, and for every cancel)
 //
 // On a refusal (out of stock, declined, reservation expired), a failure that
 // outlasts the retry policy, or the customer's cancel, it compensates in
@@ -89,6 +90,20 @@ type outcome struct {
 	// on the order, and returned it only when it could not): such an
 	// instance still finishes right.
 	Unrecorded *Step `json:"unrecorded,omitempty"`
+	// Finished: this step's activity ended the saga (the confirm's, when
+	// the order completes), so FinishOrder is not run.
+	Finished bool `json:"finished,omitempty"`
+}
+
+// confirmInput is ConfirmReservation's input: the order and, when its
+// activity is to end the saga it completes (Ends), the steps done before
+// it, which that end writes on the order. (Flat in JSON: the input of an
+// instance begun before the confirm ended the saga is an order alone, and
+// leaves the end to FinishOrder.)
+type confirmInput struct {
+	Order
+	Ends bool   `json:"ends,omitempty"`
+	Done []Step `json:"done,omitempty"`
 }
 
 // progress is the saga's custom status: the steps so far and, while it
@@ -191,7 +206,11 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 		}
 	}
 	forward := func(name string, out *outcome) error {
-		err := ctx.CallActivity(name, workflow.WithActivityInput(o), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
+		var in any = o
+		if name == actConfirm {
+			in = confirmInput{Order: o, Ends: true, Done: slices.Clone(steps)}
+		}
+		err := ctx.CallActivity(name, workflow.WithActivityInput(in), workflow.WithActivityRetryPolicy(forwardRetry)).Await(out)
 		if err == nil {
 			took(*out)
 		}
@@ -263,141 +282,9 @@ func checkout(ctx *workflow.WorkflowContext) (any, error) {
 		if err := show(""); err != nil {
 			return nil, err
 		}
+		if r.Finished {
+			return StatusCompleted, nil
+		}
 	}
 	return finish(StatusCompleted, "")
-}
-
-// The activities. Each may run more than once: the participants' barriers
-// make a repeat a no-op, and FinishOrder records a step once.
-
-// saveOrder is the one creator of the order: the request that placed it
-// only starts this saga (docs/checkout-saga.md, "One creator").
-func (s *saga) saveOrder(ctx workflow.ActivityContext) (any, error) {
-	var in checkoutInput
-	if err := ctx.GetInput(&in); err != nil {
-		return nil, err
-	}
-	return nil, s.save(ctx.Context(), in)
-}
-
-// save writes the order, its entry in its user's index and its request's
-// claim, completed with the response the request gave (the order as
-// placed), in one transaction. A repeat finds the order and does nothing.
-func (s *saga) save(ctx context.Context, in checkoutInput) error {
-	resp, err := json.Marshal(in.Order)
-	if err != nil {
-		return fmt.Errorf("encode order: %w", err)
-	}
-	err = s.store.Create(ctx, in.Order, in.Key, resp)
-	if err != nil && !apperr.Is(err, apperr.Conflict) {
-		return err
-	}
-	return nil
-}
-
-func (s *saga) reserve(ctx workflow.ActivityContext) (any, error) {
-	return s.forward(ctx, "reserve", func(c context.Context, o Order) (refusal, error) {
-		return s.parts.Reserve(c, o.ID, o.Items)
-	})
-}
-
-func (s *saga) charge(ctx workflow.ActivityContext) (any, error) {
-	return s.forward(ctx, "charge", func(c context.Context, o Order) (refusal, error) {
-		return s.parts.Charge(c, o.ID, o.UserID, o.TotalCents)
-	})
-}
-
-func (s *saga) confirm(ctx workflow.ActivityContext) (any, error) {
-	return s.forward(ctx, "confirm", func(c context.Context, o Order) (refusal, error) {
-		return s.parts.Confirm(c, o.ID, o.Items)
-	})
-}
-
-func (s *saga) refund(ctx workflow.ActivityContext) (any, error) {
-	return s.forward(ctx, "refund", func(c context.Context, o Order) (refusal, error) {
-		return refusal{}, s.parts.Refund(c, o.ID)
-	})
-}
-
-func (s *saga) release(ctx workflow.ActivityContext) (any, error) {
-	return s.forward(ctx, "release", func(c context.Context, o Order) (refusal, error) {
-		return refusal{}, s.parts.Release(c, o.ID, o.Items)
-	})
-}
-
-// forward runs one participant call and returns its outcome with the step
-// as it went. Nothing is written here: the saga keeps the steps (its
-// history, shown in its custom status) and FinishOrder writes them on the
-// order with its end, once. (Before, each step was written on the order as
-// it went: seven writes per saga more, and a hazard: a step done whose
-// write kept failing could be taken for failed and compensated, a confirm
-// then undone as stock sold and money refunded.)
-func (s *saga) forward(ctx workflow.ActivityContext, step string, call func(context.Context, Order) (refusal, error)) (any, error) {
-	var o Order
-	if err := ctx.GetInput(&o); err != nil {
-		return nil, err
-	}
-	s.tracker.running(o.ID, o.CreatedAt, step == "refund" || step == "release")
-	r, err := call(ctx.Context(), o)
-	if err != nil && !errors.Is(err, errPermanent) {
-		sagaSteps.WithLabelValues(step, "error").Inc()
-	} else {
-		sagaSteps.WithLabelValues(step, "ok").Inc()
-	}
-	st := Step{Name: step, Status: "done", At: s.now().UTC()}
-	switch {
-	case errors.Is(err, errPermanent):
-		// A compensation the participant refuses for good (a release of
-		// stock that a late confirm sold): no retry can change it, so it is
-		// recorded for a human to see rather than retried for a day.
-		st.Status, st.Detail = "failed", err.Error()
-	case err != nil:
-		return nil, fmt.Errorf("%s for order %s: %w", step, o.ID, err)
-	case r.Refused:
-		st.Status, st.Detail = "failed", r.Reason
-	}
-	return outcome{refusal: r, Step: &st}, nil
-}
-
-// finish sets the order's final status and publishes its event, with an id
-// made of the order's, so a repeat is the same event to subscribers.
-func (s *saga) finish(ctx workflow.ActivityContext) (any, error) {
-	var in finishInput
-	if err := ctx.GetInput(&in); err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	var ended bool // by this run, not an earlier one
-	o, err := s.store.Update(ctx.Context(), in.OrderID, func(o *Order) error {
-		ended = false // Update may call again after a lost race
-		for _, st := range in.Steps {
-			o.record(st)
-		}
-		if o.Status != StatusPending {
-			return nil // finished by an earlier run of this activity
-		}
-		o.Status, o.Reason, o.UpdatedAt = in.Status, in.Reason, &now
-		ended = true
-		return nil
-	})
-	if err != nil {
-		sagaSteps.WithLabelValues("finish", "error").Inc()
-		return nil, fmt.Errorf("finish order %s: %w", in.OrderID, err)
-	}
-	if ended {
-		sagasFinished.WithLabelValues(outcomeOf(o.Status)).Inc()
-		sagaDuration.WithLabelValues(outcomeOf(o.Status)).Observe(now.Sub(o.CreatedAt).Seconds())
-	}
-	topic := topicCompleted
-	if o.Status == StatusCancelled {
-		topic = topicCancelled
-	}
-	ev := orderEvent{OrderID: o.ID, UserID: o.UserID, Status: o.Status, TotalCents: o.TotalCents, Reason: o.Reason}
-	if err := s.events.Publish(ctx.Context(), topic, topic+"-"+o.ID, ev); err != nil {
-		sagaSteps.WithLabelValues("finish", "error").Inc()
-		return nil, fmt.Errorf("publish %s for order %s: %w", topic, o.ID, err)
-	}
-	sagaSteps.WithLabelValues("finish", "ok").Inc()
-	s.tracker.finished(o.ID)
-	return nil, nil
 }

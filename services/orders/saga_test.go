@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -192,4 +193,92 @@ func TestSagaStepsAreWrittenOnceByFinishOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StatusCompleted, got.Status)
 	assert.Equal(t, steps, got.Steps, "recorded once")
+}
+
+// The confirm ends the saga it completes, in its own activity: the order
+// completed with every step, order.completed published once, and the
+// outcome says so, so that the saga runs no FinishOrder. Run again (an
+// activity runs at least once), it changes nothing and publishes the same
+// event.
+func TestSagaConfirmEndsTheSagaItCompletes(t *testing.T) {
+	t.Parallel()
+	s, store, parts, pub, o := newSaga(t)
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	done := []Step{{Name: "reserve", Status: "done", At: at}, {Name: "charge", Status: "done", At: at}}
+	for range 2 {
+		r, err := s.confirm(input(t, confirmInput{Order: o, Ends: true, Done: done}))
+		require.NoError(t, err)
+		assert.Equal(t, outcome{Step: &Step{Name: "confirm", Status: "done", At: at}, Finished: true}, r)
+	}
+	got, err := store.Order(context.Background(), o.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StatusCompleted, got.Status)
+	assert.Equal(t, append(done, Step{Name: "confirm", Status: "done", At: at}), got.Steps, "every step, once")
+	assert.Equal(t, []published{{topicCompleted, topicCompleted + "-" + o.ID}, {topicCompleted, topicCompleted + "-" + o.ID}}, pub.sent,
+		"the same event each time")
+	assert.Equal(t, 2, parts.calls["confirm"])
+}
+
+// A confirm whose end fails is still a confirm done: no error (a retry
+// that gave up would compensate stock already sold), not finished, and
+// the saga's FinishOrder then ends the order. A refused confirm, or the
+// input of an instance begun before the confirm ended sagas (an order
+// alone), ends nothing.
+func TestSagaConfirmLeavesAnEndItCannotMakeToFinishOrder(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	done := []Step{{Name: "reserve", Status: "done", At: at}, {Name: "charge", Status: "done", At: at}}
+	confirmed := Step{Name: "confirm", Status: "done", At: at}
+	tests := []struct {
+		name    string
+		in      any
+		breakIt func(*memOrders, *fakeParticipants, *fakePublisher)
+		want    outcome
+	}{
+		{"the store fails", confirmInput{Ends: true, Done: done}, func(m *memOrders, _ *fakeParticipants, _ *fakePublisher) {
+			m.mem.Fail(apperr.E(apperr.Unavailable, "the store is busy"))
+		}, outcome{Step: &confirmed}},
+		{"the broker fails", confirmInput{Ends: true, Done: done}, func(_ *memOrders, _ *fakeParticipants, p *fakePublisher) {
+			p.err = errors.New("broker down")
+		}, outcome{Step: &confirmed}},
+		{"the confirm is refused", confirmInput{Ends: true, Done: done}, func(_ *memOrders, p *fakeParticipants, _ *fakePublisher) {
+			p.refuse["confirm"] = "the reservation expired"
+		}, outcome{refusal: refusal{Refused: true, Reason: "the reservation expired"},
+			Step: &Step{Name: "confirm", Status: "failed", Detail: "the reservation expired", At: at}}},
+		{"an order alone, as before", nil, func(*memOrders, *fakeParticipants, *fakePublisher) {}, outcome{Step: &confirmed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, store, parts, pub, o := newSaga(t)
+			in := tt.in
+			if ci, ok := in.(confirmInput); ok {
+				ci.Order = o
+				in = ci
+			} else {
+				in = o
+			}
+			tt.breakIt(store, parts, pub)
+			r, err := s.confirm(input(t, in))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, r)
+			assert.Empty(t, pub.sent, "no event yet")
+			store.mem.Fail(nil)
+			pub.err = nil
+			if r.(outcome).Refused {
+				got, err := store.Order(context.Background(), o.ID)
+				require.NoError(t, err)
+				assert.Equal(t, StatusPending, got.Status, "a refused confirm ends nothing: the saga compensates")
+				return
+			}
+			// The saga runs FinishOrder, which ends the order.
+			_, err = s.finish(input(t, finishInput{OrderID: o.ID, Status: StatusCompleted, Steps: append(slices.Clone(done), confirmed)}))
+			require.NoError(t, err)
+			got, err := store.Order(context.Background(), o.ID)
+			require.NoError(t, err)
+			assert.Equal(t, StatusCompleted, got.Status)
+			assert.Len(t, got.Steps, 3)
+			assert.Equal(t, []published{{topicCompleted, topicCompleted + "-" + o.ID}}, pub.sent)
+		})
+	}
 }
