@@ -326,6 +326,8 @@ func TestUpstreamFailures(t *testing.T) {
 		{"problem of another status", &fakeSidecar{status: http.StatusNotFound, ctype: web.ProblemContentType, response: `{"status":200,"detail":"secret detail"}`}, http.StatusServiceUnavailable, "users service is unavailable"},
 		{"problem not JSON", &fakeSidecar{status: http.StatusBadRequest, ctype: web.ProblemContentType, response: `secret detail`}, http.StatusServiceUnavailable, "users service is unavailable"},
 		{"app 503 problem passes through", &fakeSidecar{status: http.StatusServiceUnavailable, ctype: web.ProblemContentType, response: `{"status":503,"detail":"store down"}`}, http.StatusServiceUnavailable, "store down"},
+		{"success without a body", &fakeSidecar{status: http.StatusAccepted, ctype: "application/json"}, http.StatusServiceUnavailable, "users service is unavailable"},
+		{"success with a cut body", &fakeSidecar{status: http.StatusCreated, ctype: "application/json", response: `{"id":"secret detail`}, http.StatusServiceUnavailable, "users service is unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

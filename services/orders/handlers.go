@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -27,6 +29,11 @@ func handlePlaceOrder(logger *slog.Logger, svc *service) http.Handler {
 			}
 		}
 		resp, err := svc.Place(r.Context(), mux.Vars(r)["user"], key, req)
+		if err == nil && !json.Valid(resp) {
+			// Respond would send the 202 and then fail to encode it: an
+			// empty answer the client cannot read. Never expected; logged.
+			err = fmt.Errorf("place order: the answer is not JSON (%d bytes)", len(resp))
+		}
 		if err != nil {
 			web.Error(w, r, logger, err)
 			return
