@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -24,7 +26,7 @@ func runCheckoutSeries(ctx context.Context, cfg config, r *sagaResults, s *sagaS
 	if err != nil {
 		log("part 2: state operation counts unavailable: %v", err)
 	}
-	rising(ctx, s, cfg.benchtime, 256, shp.capacity, nil, func(ctx context.Context) (func(context.Context) (ended, error), error) {
+	place := func(ctx context.Context) (func(context.Context) (ended, error), error) {
 		sh, it, ok := shp.pick()
 		if !ok {
 			return nil, fmt.Errorf("no stock or money left")
@@ -46,11 +48,15 @@ func runCheckoutSeries(ctx context.Context, cfg config, r *sagaResults, s *sagaS
 			shp.audit.Placed(sh.token, final)
 			return ended{status: final.Status, latency: final.UpdatedAt.Sub(sent), at: final.UpdatedAt}, nil
 		}, nil
-	}, log)
+	}
+	cpuBefore := sampleCPU(systemPIDs(shp.sys))
+	rising(ctx, s, cfg.benchtime, 256, shp.capacity, nil, place, log)
+	cpuAfter := sampleCPU(systemPIDs(shp.sys))
 	completed := 0
 	for _, st := range s.steps {
 		completed += st.completed + st.cancelled
 	}
+	s.cpu, s.cpuSagas = perSaga(cpuBefore, cpuAfter, completed), completed
 	if after, err := scrapeStateOps(ctx, shp.sys); err == nil && before != nil && completed > 0 && profile == "local" {
 		r.sagas = completed
 		for k, v := range after {
@@ -63,8 +69,58 @@ func runCheckoutSeries(ctx context.Context, cfg config, r *sagaResults, s *sagaS
 			return strings.Compare(a.app+a.component+a.operation, b.app+b.component+b.operation)
 		})
 	}
+	profileStep(ctx, cfg, shp, s, place, log)
 	v := shp.check(ctx)
 	s.invariant = &v
 	log("part 2: %s: %s", s.label, v.Summary())
 	return nil
+}
+
+// profileStep runs one more step at the series' best rate while a CPU
+// profile of every app and sidecar is taken over its arrivals (cpu.go).
+// Its sagas are audited with the others' but counted in no figure: the
+// profiler's own cost stays out of the series.
+func profileStep(ctx context.Context, cfg config, shp *shop, s *sagaSeries,
+	place func(context.Context) (func(context.Context) (ended, error), error), log func(string, ...any)) {
+	rate := bestRate(s)
+	if rate == 0 {
+		s.profileNote = "no step kept up, so there is no rate to profile at"
+		return
+	}
+	offered := int(float64(rate) * cfg.benchtime.Seconds())
+	if left := shp.capacity(); left < offered {
+		s.profileNote = fmt.Sprintf("stock or money was left for %d orders; a step at %d/s needs %d", left, rate, offered)
+		return
+	}
+	dir := filepath.Join(cfg.root, ".data", "bench", "profiles", s.name)
+	if err := os.RemoveAll(dir); err != nil {
+		s.profileNote = err.Error()
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.profileNote = err.Error()
+		return
+	}
+	log("part 2: %s: one more step at %d/s with CPU profiles of the apps and sidecars (into %s)", s.label, rate, dir)
+	var profiles []profileTop
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		profiles = captureProfiles(ctx, profileTargets(shp.sys), cfg.benchtime, dir)
+	}()
+	st := runStep(ctx, s.label+" (profiled)", rate, offered, cfg.benchtime, place, log)
+	<-done
+	s.profiled, s.profiles, s.profileDir = &st, profiles, dir
+}
+
+// bestRate is the highest arrival rate of a step that kept up: no
+// failure, p99 within bounds, throughput at 80% of the rate or more.
+func bestRate(s *sagaSeries) int {
+	best := 0
+	for _, st := range s.steps {
+		if st.failed == 0 && st.completed > 0 && st.p99 <= maxSagaP99 && st.tput >= 0.8*float64(st.rate) {
+			best = max(best, st.rate)
+		}
+	}
+	return best
 }

@@ -66,44 +66,17 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 		return err
 	}
 	defer p.stop()
-	// The system the sagas run on: a fresh one whenever the last one's
-	// stock is short of the next step (refill), between steps only.
-	var (
-		cur     *shop
-		invoke  string
-		token   string
-		systems int
-		inv     shopclient.Verdict
-	)
-	use := func() error {
-		systems++
-		shp, err := startShop(ctx, cfg, "local", fmt.Sprintf("dtm-%d", systems), log)
-		if err != nil {
-			return err
-		}
-		orders, _ := shp.sys.App("orders")
-		cur, token = shp, shp.sys.Env()["DAPR_API_TOKEN"]
-		invoke = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke", orders.HTTPPort)
-		return nil
-	}
-	retire := func() {
-		if cur != nil {
-			inv.Add(cur.check(ctx))
-			cur.stop()
-			cur = nil
-		}
-	}
+	sys := newRefilled(ctx, cfg, "dtm", log)
 	defer func() {
-		retire()
-		s.invariant = &inv
-		log("part 2: %s: %s", s.label, inv.Summary())
+		s.invariant = sys.close()
+		log("part 2: %s: %s", s.label, s.invariant.Summary())
 	}()
-	if err := use(); err != nil {
+	if err := sys.use(); err != nil {
 		return err
 	}
 	dtmsvr := shopclient.New(base, nil) // a client of DTM's HTTP API
 	submit := func(ctx context.Context) (func(context.Context) (ended, error), error) {
-		shp := cur
+		shp := sys.cur
 		sh, it, ok := shp.pick()
 		if !ok {
 			return nil, fmt.Errorf("no stock or money left")
@@ -114,12 +87,12 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 		body := map[string]any{
 			"gid": gid, "trans_type": "saga", "wait_result": true, "protocol": "http",
 			"steps": []map[string]string{
-				{"action": invoke + "/catalog/method/reservations/" + gid + "/try", "compensate": invoke + "/catalog/method/reservations/" + gid + "/cancel"},
-				{"action": invoke + "/payments/method/charges/" + gid, "compensate": invoke + "/payments/method/charges/" + gid + "/refund"},
-				{"action": invoke + "/catalog/method/reservations/" + gid + "/confirm", "compensate": ""},
+				{"action": sys.invoke + "/catalog/method/reservations/" + gid + "/try", "compensate": sys.invoke + "/catalog/method/reservations/" + gid + "/cancel"},
+				{"action": sys.invoke + "/payments/method/charges/" + gid, "compensate": sys.invoke + "/payments/method/charges/" + gid + "/refund"},
+				{"action": sys.invoke + "/catalog/method/reservations/" + gid + "/confirm", "compensate": ""},
 			},
 			"payloads":       []string{string(try), string(charge), "{}"},
-			"branch_headers": map[string]string{"dapr-api-token": token},
+			"branch_headers": map[string]string{"dapr-api-token": sys.token},
 		}
 		sent := time.Now()
 		resp, err := dtmsvr.Do(ctx, shopclient.Request{Method: http.MethodPost, Path: "/api/dtmsvr/submit", Body: body})
@@ -143,11 +116,58 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 	if err := retry(ctx, func() error { _, err := submit(ctx); return err }); err != nil {
 		return fmt.Errorf("a first DTM saga: %w\n%s", err, p.tail(20))
 	}
-	refill := func() error {
-		retire()
-		return use()
-	}
-	rising(ctx, s, cfg.benchtime, 256, func() int { return cur.capacity() }, refill, submit, log)
-	s.note = fmt.Sprintf("%d systems", systems)
+	rising(ctx, s, cfg.benchtime, 256, func() int { return sys.cur.capacity() }, sys.refill, submit, log)
+	s.note = fmt.Sprintf("%d systems", sys.systems)
 	return nil
+}
+
+// refilled is the local system a series of bare participant calls runs on
+// (DTM's, and the Dapr series doing the same, daprcalls.go): a fresh one
+// whenever the last one's stock is short of the next step (refill),
+// between steps only, each audited before it stops.
+type refilled struct {
+	ctx     context.Context
+	cfg     config
+	name    string
+	log     func(string, ...any)
+	cur     *shop
+	invoke  string // orders' sidecar's invoke URL
+	token   string // its API token
+	systems int
+	inv     shopclient.Verdict
+}
+
+func newRefilled(ctx context.Context, cfg config, name string, log func(string, ...any)) *refilled {
+	return &refilled{ctx: ctx, cfg: cfg, name: name, log: log}
+}
+
+func (r *refilled) use() error {
+	r.systems++
+	shp, err := startShop(r.ctx, r.cfg, "local", fmt.Sprintf("%s-%d", r.name, r.systems), r.log)
+	if err != nil {
+		return err
+	}
+	orders, _ := shp.sys.App("orders")
+	r.cur, r.token = shp, shp.sys.Env()["DAPR_API_TOKEN"]
+	r.invoke = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke", orders.HTTPPort)
+	return nil
+}
+
+func (r *refilled) retire() {
+	if r.cur != nil {
+		r.inv.Add(r.cur.check(r.ctx))
+		r.cur.stop()
+		r.cur = nil
+	}
+}
+
+func (r *refilled) refill() error {
+	r.retire()
+	return r.use()
+}
+
+// close retires the last system and gives the verdict summed over all.
+func (r *refilled) close() *shopclient.Verdict {
+	r.retire()
+	return &r.inv
 }

@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/dapr/durabletask-go/workflow"
 	"github.com/google/uuid"
-
-	"github.com/daprshop/daprshop/internal/daprproc"
-	"github.com/daprshop/daprshop/internal/sidecar"
 )
 
 // The no-op ceiling: the checkout workflow's shape with activities that do
@@ -59,76 +54,50 @@ func noopCheckout(ctx *workflow.WorkflowContext) (any, error) {
 	return "completed", nil
 }
 
-// finishes records when each instance's last activity ran.
+// finishes records when each instance's last activity ran, and how the
+// instance ended.
 type finishes struct {
 	mu   sync.Mutex
-	done map[string]chan time.Time
+	done map[string]chan finish
 }
 
-func (f *finishes) ch(id string) chan time.Time {
+type finish struct {
+	status string
+	at     time.Time
+}
+
+func (f *finishes) ch(id string) chan finish {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.done[id]
 	if !ok {
-		c = make(chan time.Time, 1)
+		c = make(chan finish, 1)
 		f.done[id] = c
 	}
 	return c
 }
 
+// record notes the end of instance id now (a repeat of its last
+// activity is not noted again).
+func (f *finishes) record(id, status string) {
+	select {
+	case f.ch(id) <- finish{status, time.Now()}:
+	default:
+	}
+}
+
+// await waits for the end of instance id, scheduled at sent.
+func (f *finishes) await(ctx context.Context, id string, sent time.Time) (ended, error) {
+	select {
+	case e := <-f.ch(id):
+		return ended{status: e.status, latency: e.at.Sub(sent), at: e.at}, nil
+	case <-ctx.Done():
+		return ended{}, ctx.Err()
+	}
+}
+
 func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(string, ...any)) error {
-	dir, err := os.MkdirTemp("", "bench-noop-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	ports, err := freePorts(10)
-	if err != nil {
-		return err
-	}
-	pl := daprproc.Placement{Port: ports[0], HealthzPort: ports[1], MetricsPort: ports[2], RaftPort: ports[3], LogLevel: "warn"}
-	placement, err := startChild(pl.Spec(filepath.Join(cfg.bin, "placement"), dir, nil), time.Minute)
-	if err != nil {
-		return err
-	}
-	defer placement.stop()
-	sc := daprproc.Scheduler{
-		Port: ports[4], HealthzPort: ports[5], MetricsPort: ports[6], EtcdClientPort: ports[7], EtcdPeerPort: ports[8],
-		EtcdDataDir: filepath.Join(dir, "etcd"), IdentityDir: filepath.Join(dir, "scheduler-identity"), LogLevel: "warn",
-	}
-	scheduler, err := startChild(sc.Spec(filepath.Join(cfg.bin, "scheduler"), dir, nil), time.Minute)
-	if err != nil {
-		return err
-	}
-	defer scheduler.stop()
-	store, err := noopStore(cfg.root)
-	if err != nil {
-		return err
-	}
-	config, err := noopConfig(cfg.root)
-	if err != nil {
-		return err
-	}
-	res := filepath.Join(dir, "resources")
-	if err := writeFiles(res, map[string]string{"store.yaml": store}); err != nil {
-		return err
-	}
-	if err := writeFiles(dir, map[string]string{"config.yaml": config}); err != nil {
-		return err
-	}
-	d, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchnoop", resources: res, config: filepath.Join(dir, "config.yaml"),
-		placement: pl.Addr(), scheduler: sc.Addr()})
-	if err != nil {
-		return err
-	}
-	defer d.stop()
-	client, err := sidecar.Dial(sidecar.Config{Host: "127.0.0.1", HTTPPort: strconv.Itoa(d.HTTPPort), GRPCPort: strconv.Itoa(d.GRPCPort), APIToken: daprToken})
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	wf := workflow.NewClientWithLogger(client.GrpcClientConn(), quietLogger{})
-	fin := &finishes{done: map[string]chan time.Time{}}
+	fin := &finishes{done: map[string]chan finish{}}
 	r := workflow.NewRegistry()
 	nop := func(workflow.ActivityContext) (any, error) { return nil, nil }
 	if err := r.AddWorkflowN("Checkout", noopCheckout); err != nil {
@@ -144,19 +113,17 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 		if err := ctx.GetInput(&o); err != nil {
 			return nil, err
 		}
-		select {
-		case fin.ch(o.ID) <- time.Now():
-		default: // a repeat
-		}
+		fin.record(o.ID, "completed")
 		return nil, nil
 	}); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := retry(wctx, func() error { return wf.StartWorker(wctx, r) }); err != nil {
-		return fmt.Errorf("start the workflow worker: %w", err)
+	h, err := startWorkflowHost(ctx, cfg, "benchnoop", r)
+	if err != nil {
+		return err
 	}
+	defer h.stop()
+	wf := h.wf
 	schedule := func(ctx context.Context) (func(context.Context) (ended, error), error) {
 		o := noopOrder{ID: uuid.NewString(), UserID: uuid.NewString(), Status: "pending", TotalCents: 590, CreatedAt: time.Now().UTC(),
 			Items: []any{map[string]any{"product_id": "paper-filters-100", "name": "Paper Filters, pack of 100", "quantity": 1, "price_cents": 590}}}
@@ -164,14 +131,7 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 		if _, err := wf.ScheduleWorkflow(ctx, "Checkout", workflow.WithInstanceID(o.ID), workflow.WithInput(o)); err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) (ended, error) {
-			select {
-			case at := <-fin.ch(o.ID):
-				return ended{status: "completed", latency: at.Sub(sent), at: at}, nil
-			case <-ctx.Done():
-				return ended{}, ctx.Err()
-			}
-		}, nil
+		return func(ctx context.Context) (ended, error) { return fin.await(ctx, o.ID, sent) }, nil
 	}
 	// The engine is ready when a first instance completes.
 	w, err := schedule(ctx)
@@ -182,9 +142,15 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 	_, err = w(firstCtx)
 	cancelFirst()
 	if err != nil {
-		return fmt.Errorf("a first no-op workflow did not complete: %w\n%s", err, d.tail(20))
+		return fmt.Errorf("a first no-op workflow did not complete: %w\n%s", err, h.tail(20))
 	}
+	before := sampleCPU(h.pids)
 	rising(ctx, s, cfg.benchtime, 256, nil, nil, schedule, log)
+	ended := 0
+	for _, st := range s.steps {
+		ended += st.completed + st.cancelled
+	}
+	s.cpu, s.cpuSagas = perSaga(before, sampleCPU(h.pids), ended), ended
 	return nil
 }
 

@@ -45,22 +45,7 @@ func (c *child) tail(n int) string { return c.Out.Tail(n) }
 const clockTick = 100
 
 // cpuTime returns the CPU time (user + system) the process has used.
-func (p *child) cpuTime() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// Fields from 3 on: utime is field 14, stime 15.
-	ut, err1 := strconv.ParseInt(f[14-3], 10, 64)
-	st, err2 := strconv.ParseInt(f[15-3], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat", p.PID())
-	}
-	return time.Duration(ut+st) * time.Second / clockTick, nil
-}
+func (p *child) cpuTime() (time.Duration, error) { return cpuOfPID(p.PID()) }
 
 // rss returns the resident set size now and its peak (VmRSS, VmHWM) in
 // bytes.

@@ -18,11 +18,13 @@ import (
 // arrival rates, through the gateway of the whole local system started by
 // the launcher, next to the same workflow with no-op activities on a
 // sidecar of its own (the engine's ceiling on this machine), and the same
-// participant calls run by DTM. By role: the series and the rising
-// rates here; the systems they run on, driven and audited through the
-// shop's client, shop.go; the checkout series checkout.go, the ceiling
-// noop.go, DTM dtm.go; the redis series' server saga_redis.go; the state
-// operations per saga stateops.go; the report's section saga_report.go.
+// participant calls run by Dapr Workflow and by DTM. By role: the series
+// and the rising rates here; the systems they run on, driven and audited
+// through the shop's client, shop.go; the checkout series checkout.go,
+// the ceiling noop.go (its engine wfhost.go), the participant calls
+// daprcalls.go and dtm.go; the redis series' server saga_redis.go; the
+// state operations per saga stateops.go; CPU and profiles cpu.go; the
+// report's section saga_report.go.
 
 // sagaStep is one arrival rate of a series.
 type sagaStep struct {
@@ -45,6 +47,17 @@ type sagaSeries struct {
 	// ran on, after its sagas ended (nil: not checked).
 	invariant *shopclient.Verdict
 	source    string // where the series' servers came from, for the report
+	// cpu is each process's CPU time per saga over the rising run
+	// (checkout series), of cpuSagas sagas (cpu.go).
+	cpu      []procCPU
+	cpuSagas int
+	// profiled is the step run again at the best rate while profiles
+	// of the apps and sidecars were taken, kept in profileDir;
+	// profileNote says why there are none.
+	profiled    *sagaStep
+	profiles    []profileTop
+	profileDir  string
+	profileNote string
 }
 
 type sagaResults struct {
@@ -114,76 +127,8 @@ func rising(ctx context.Context, s *sagaSeries, stepDur time.Duration, maxRate i
 			note += fmt.Sprintf("; shortened to %.2f s (%d orders: the whole stock)", float64(left)/float64(rate), left)
 			offered = left
 		}
-		st := sagaStep{rate: rate, note: strings.TrimPrefix(note, "; ")}
-		var mu sync.Mutex
-		var firstErr error
-		var waits []func(context.Context) (ended, error)
-		var wg sync.WaitGroup
-		began := time.Now()
-		pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
-		for hits := uint64(0); ; hits++ {
-			wait, stop := pacer.Pace(time.Since(began), hits)
-			if stop || int(hits) >= offered {
-				break
-			}
-			if wait > 0 {
-				<-time.After(wait) // pacing the open loop
-			}
-			st.offered++
-			wg.Go(func() {
-				w, err := start(ctx)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					st.failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-					return
-				}
-				st.accepted++
-				waits = append(waits, w)
-			})
-		}
-		wg.Wait()
-		drainCtx, cancel := context.WithTimeout(ctx, 60*time.Second+stepDur)
-		var lat []time.Duration
-		var last time.Time
-		for _, w := range waits {
-			e, err := w(drainCtx)
-			switch {
-			case err != nil:
-				st.failed++
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			case e.status == "completed":
-				st.completed++
-			default:
-				st.cancelled++
-			}
-			lat = append(lat, e.latency)
-			if e.at.After(last) {
-				last = e.at
-			}
-		}
-		cancel()
-		if !last.IsZero() {
-			st.tput = float64(st.completed) / last.Sub(began).Seconds()
-		}
-		st.p50, st.p90, st.p99 = percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.99)
-		log("part 2: %-28s %3d/s offered %d accepted %d completed %d cancelled %d unfinished/failed %d: %.1f sagas/s p50 %s p99 %s",
-			s.label, rate, st.offered, st.accepted, st.completed, st.cancelled, st.failed, st.tput, st.p50, st.p99)
-		switch {
-		case st.failed > 0:
-			st.stop = fmt.Sprintf("%d sagas failed to start or did not end within %s; the first: %s", st.failed, 60*time.Second+stepDur,
-				strings.ReplaceAll(oneLine(firstErr), "|", "/"))
-		case st.p99 > maxSagaP99:
-			st.stop = "p99 passed 2 s"
-		case st.tput < 0.8*float64(rate):
-			st.stop = "throughput below 80% of the arrival rate: the backlog grows"
-		}
+		st := runStep(ctx, s.label, rate, offered, stepDur, start, log)
+		st.note = strings.TrimPrefix(note, "; ")
 		if st.stop == "" && i == len(rates)-1 && !refined {
 			st.stop = "the highest rate of the run"
 		}
@@ -199,6 +144,84 @@ func rising(ctx context.Context, s *sagaSeries, stepDur time.Duration, maxRate i
 			return
 		}
 	}
+}
+
+// runStep offers offered sagas at rate per second (open loop), waits for
+// them to end (the drain time: a minute and a step), and judges the step:
+// its stop says why the series cannot go faster (empty: it kept up).
+func runStep(ctx context.Context, label string, rate, offered int, stepDur time.Duration,
+	start func(ctx context.Context) (wait func(context.Context) (ended, error), err error), log func(string, ...any)) sagaStep {
+	st := sagaStep{rate: rate}
+	var mu sync.Mutex
+	var firstErr error
+	var waits []func(context.Context) (ended, error)
+	var wg sync.WaitGroup
+	began := time.Now()
+	pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
+	for hits := uint64(0); ; hits++ {
+		wait, stop := pacer.Pace(time.Since(began), hits)
+		if stop || int(hits) >= offered {
+			break
+		}
+		if wait > 0 {
+			<-time.After(wait) // pacing the open loop
+		}
+		st.offered++
+		wg.Go(func() {
+			w, err := start(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				st.failed++
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			st.accepted++
+			waits = append(waits, w)
+		})
+	}
+	wg.Wait()
+	drainCtx, cancel := context.WithTimeout(ctx, 60*time.Second+stepDur)
+	var lat []time.Duration
+	var last time.Time
+	for _, w := range waits {
+		e, err := w(drainCtx)
+		switch {
+		case err != nil:
+			st.failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		case e.status == "completed":
+			st.completed++
+		default:
+			st.cancelled++
+		}
+		lat = append(lat, e.latency)
+		if e.at.After(last) {
+			last = e.at
+		}
+	}
+	cancel()
+	if !last.IsZero() {
+		st.tput = float64(st.completed) / last.Sub(began).Seconds()
+	}
+	st.p50, st.p90, st.p99 = percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.99)
+	log("part 2: %-28s %3d/s offered %d accepted %d completed %d cancelled %d unfinished/failed %d: %.1f sagas/s p50 %s p99 %s",
+		label, rate, st.offered, st.accepted, st.completed, st.cancelled, st.failed, st.tput, st.p50, st.p99)
+	switch {
+	case st.failed > 0:
+		st.stop = fmt.Sprintf("%d sagas failed to start or did not end within %s; the first: %s", st.failed, 60*time.Second+stepDur,
+			strings.ReplaceAll(oneLine(firstErr), "|", "/"))
+	case st.p99 > maxSagaP99:
+		st.stop = "p99 passed 2 s"
+	case st.tput < 0.8*float64(rate):
+		st.stop = "throughput below 80% of the arrival rate: the backlog grows"
+	}
+	return st
 }
 
 func runSaga(ctx context.Context, cfg config, log func(string, ...any)) (*sagaResults, error) {
@@ -229,6 +252,10 @@ func runSaga(ctx context.Context, cfg config, log func(string, ...any)) (*sagaRe
 		redis.err = runCheckoutSeries(ctx, cfg, r, redis, "redis", log)
 		stop()
 	}
+
+	calls := &sagaSeries{name: "daprcalls", label: "participant calls by Dapr Workflow"}
+	r.series = append(r.series, calls)
+	calls.err = runDaprCallsSeries(ctx, cfg, calls, log)
 
 	dtm := &sagaSeries{name: "dtm", label: "same participant calls by DTM"}
 	r.series = append(r.series, dtm)

@@ -66,6 +66,9 @@ func startShop(ctx context.Context, cfg config, profile, name string, log func(s
 	sys, err := launcher.Start(ctx, launcher.Config{
 		RunFile: filepath.Join(cfg.root, "dapr", "dapr.yaml"), Profile: profile, RootDir: cfg.root,
 		Output: logFile, Fresh: true, ReadyTimeout: 3 * time.Minute,
+		// The sidecars serve pprof (idle until a profile is taken), for
+		// the checkout series' profiles (cpu.go).
+		Profiling: true,
 	})
 	if err != nil {
 		logFile.Close()

@@ -44,6 +44,10 @@ type Daprd struct {
 	// Configuration that enables it; the root certificate then comes by
 	// the DAPR_TRUST_ANCHORS environment variable.
 	SentryAddress string
+	// ProfilePort, when set, serves Go's pprof endpoints on it
+	// (--enable-profiling, --profile-port): the run file's enableProfiling
+	// and profilePort, dapr.io/enable-profiling in a pod.
+	ProfilePort int
 }
 
 // AppHealth is daprd's health check of its app.
@@ -102,6 +106,9 @@ func (d Daprd) Args() []string {
 	if d.SentryAddress != "" {
 		args = append(args, "--enable-mtls", "--sentry-address="+d.SentryAddress)
 	}
+	if d.ProfilePort > 0 {
+		args = append(args, "--enable-profiling", "--profile-port="+strconv.Itoa(d.ProfilePort))
+	}
 	return args
 }
 
@@ -109,16 +116,20 @@ func (d Daprd) Args() []string {
 // /v1.0/healthz answers.
 func (d Daprd) Spec(bin, dir string, env []string) proc.Spec {
 	what := d.AppID + " daprd "
+	ports := []proc.Port{
+		{Port: d.HTTPPort, What: what + "HTTP"}, {Port: d.GRPCPort, What: what + "gRPC"},
+		{Port: d.InternalGRPCPort, What: what + "internal gRPC"}, {Port: d.MetricsPort, What: what + "metrics"},
+	}
+	if d.ProfilePort > 0 {
+		ports = append(ports, proc.Port{Port: d.ProfilePort, What: what + "profiling"})
+	}
 	return proc.Spec{
-		Name: d.AppID + ".daprd",
-		Path: bin,
-		Args: d.Args(),
-		Dir:  dir,
-		Env:  env,
-		Ports: []proc.Port{
-			{Port: d.HTTPPort, What: what + "HTTP"}, {Port: d.GRPCPort, What: what + "gRPC"},
-			{Port: d.InternalGRPCPort, What: what + "internal gRPC"}, {Port: d.MetricsPort, What: what + "metrics"},
-		},
+		Name:  d.AppID + ".daprd",
+		Path:  bin,
+		Args:  d.Args(),
+		Dir:   dir,
+		Env:   env,
+		Ports: ports,
 		Ready: proc.HTTP(d.HealthzURL()),
 	}
 }

@@ -24,7 +24,7 @@ func TestDaprdArgs(t *testing.T) {
 				"--metrics-port=4", "--app-protocol=http", "--log-level=info",
 				"--placement-host-address=", "--scheduler-host-address=",
 			},
-			notWant: []string{"--app-port=0", "--enable-mtls", "--enable-app-health-check", "--dapr-listen-addresses=", "--dapr-block-shutdown-duration=0s"},
+			notWant: []string{"--app-port=0", "--enable-mtls", "--enable-app-health-check", "--dapr-listen-addresses=", "--dapr-block-shutdown-duration=0s", "--enable-profiling"},
 		},
 		{
 			name: "an app, its health check and the control plane",
@@ -51,6 +51,11 @@ func TestDaprdArgs(t *testing.T) {
 			name: "mTLS with sentry's address",
 			d:    func(d Daprd) Daprd { d.SentryAddress = "127.0.0.1:50001"; return d },
 			want: []string{"--enable-mtls", "--sentry-address=127.0.0.1:50001"},
+		},
+		{
+			name: "profiling on a port of its own",
+			d:    func(d Daprd) Daprd { d.ProfilePort = 7777; return d },
+			want: []string{"--enable-profiling", "--profile-port=7777"},
 		},
 	}
 	for _, tt := range tests {

@@ -62,6 +62,9 @@ type Config struct {
 	// Observe starts a trace backend (Jaeger) and Prometheus first, for
 	// every app and sidecar to send their traces to and be scraped by.
 	Observe bool
+	// Profiling makes every sidecar serve Go's pprof endpoints, as
+	// enableProfiling does for one app in the run file (make bench).
+	Profiling bool
 	// Infra starts only what the Dapr CLI leaves to its user (the profile's
 	// servers and streams, Consul, sentry, placement, scheduler), builds the
 	// apps' binaries the run file names, and writes the CLI's environment
@@ -369,6 +372,9 @@ func (s *System) PID(name string) int {
 	}
 	return 0
 }
+
+// Processes names every process of the system, in start order.
+func (s *System) Processes() []string { return slices.Concat(s.tiers...) }
 
 // WaitReady waits until the named process is ready.
 func (s *System) WaitReady(ctx context.Context, name string) error {

@@ -1,7 +1,9 @@
 package launcher
 
 import (
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -178,7 +180,17 @@ func TestDaprdSpecOptionalFlags(t *testing.T) {
 		{
 			name:    "no app port, config or resources",
 			change:  func(a *App) { a.AppPort, a.ConfigFile, a.ResourcesPaths = 0, "", nil },
-			notWant: []string{"--app-port=0", "--config=", "--resources-path=/repo/components/local"},
+			notWant: []string{"--app-port=0", "--config=", "--resources-path=/repo/components/local", "--enable-profiling"},
+		},
+		{
+			name:   "profiling on the port the run file gives",
+			change: func(a *App) { a.EnableProfiling, a.ProfilePort = true, 7777 },
+			want:   []string{"--enable-profiling", "--profile-port=7777"},
+		},
+		{
+			name:    "a profile port without enableProfiling serves nothing",
+			change:  func(a *App) { a.ProfilePort = 7777 },
+			notWant: []string{"--enable-profiling", "--profile-port=7777"},
 		},
 		{
 			name: "every optional setting",
@@ -207,6 +219,59 @@ func TestDaprdSpecOptionalFlags(t *testing.T) {
 			}
 			for _, notWant := range tt.notWant {
 				assert.NotContains(t, spec.Args, notWant)
+			}
+		})
+	}
+}
+
+func TestProfilePorts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		profiling bool // Config.Profiling
+		enable    [3]bool
+		ports     [3]int // profilePort in the run file
+		want      [3]string
+	}{
+		{
+			name: "off: no port", want: [3]string{"none", "none", "none"},
+		},
+		{
+			name:   "one app: a free port, or the one it names",
+			enable: [3]bool{true, false, true}, ports: [3]int{0, 0, 7777},
+			want: [3]string{"free", "none", "7777"},
+		},
+		{
+			name: "Config.Profiling: every sidecar", profiling: true, ports: [3]int{0, 7778, 0},
+			want: [3]string{"free", "7778", "free"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := &System{cfg: Config{Profiling: tt.profiling}}
+			for i := range 3 {
+				a := testApp()
+				a.EnableProfiling, a.ProfilePort = tt.enable[i], tt.ports[i]
+				s.apps = append(s.apps, a)
+			}
+			require.NoError(t, s.profilePorts())
+			seen := map[int]bool{}
+			for i, a := range s.apps {
+				switch tt.want[i] {
+				case "none":
+					assert.False(t, a.EnableProfiling, "app %d", i)
+					assert.NotContains(t, s.daprdSpec(a, "daprd").Args, "--enable-profiling")
+				case "free":
+					assert.True(t, a.EnableProfiling, "app %d", i)
+					assert.Positive(t, a.ProfilePort, "app %d", i)
+					assert.False(t, seen[a.ProfilePort], "app %d: a port of its own", i)
+					seen[a.ProfilePort] = true
+					assert.Contains(t, s.daprdSpec(a, "daprd").Args, fmt.Sprintf("--profile-port=%d", a.ProfilePort))
+				default:
+					assert.Equal(t, tt.want[i], strconv.Itoa(a.ProfilePort), "app %d", i)
+					assert.Contains(t, s.daprdSpec(a, "daprd").Args, "--profile-port="+tt.want[i])
+				}
 			}
 		})
 	}

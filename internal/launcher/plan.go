@@ -96,6 +96,9 @@ func (s *System) plan(ctx context.Context) (map[string]proc.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.profilePorts(); err != nil {
+		return nil, err
+	}
 	var sidecars, apps []string
 	for _, a := range s.apps {
 		d := s.daprdSpec(a, daprd)
@@ -190,6 +193,9 @@ func (s *System) daprdSpec(a App, daprd string) proc.Spec {
 		AppMaxConcurrency: a.AppMaxConcurrency,
 		BlockShutdown:     sidecarBlockShutdown,
 	}
+	if a.EnableProfiling {
+		d.ProfilePort = a.ProfilePort
+	}
 	if a.EnableAppHealth {
 		d.AppHealth = &daprproc.AppHealth{
 			Path: a.AppHealthPath, IntervalS: a.AppHealthInterval,
@@ -202,6 +208,26 @@ func (s *System) daprdSpec(a App, daprd string) proc.Spec {
 	spec := d.Spec(daprd, a.AppDirPath, mergeEnv(os.Environ(), a.EnvFromFile))
 	spec.Ready = s.sidecarReady(a)
 	return spec
+}
+
+// profilePorts gives every sidecar that is to serve pprof
+// (enableProfiling in the run file, or Config.Profiling for all) its
+// profilePort, or a free one when it names none, as the Dapr CLI does.
+// App(id).ProfilePort then says where it is.
+func (s *System) profilePorts() error {
+	for i := range s.apps {
+		a := &s.apps[i]
+		a.EnableProfiling = a.EnableProfiling || s.cfg.Profiling
+		if !a.EnableProfiling || a.ProfilePort > 0 {
+			continue
+		}
+		p, err := proc.FreePorts(1)
+		if err != nil {
+			return fmt.Errorf("a profiling port for %s's sidecar: %w", a.AppID, err)
+		}
+		a.ProfilePort = p[0]
+	}
+	return nil
 }
 
 // sidecarBlockShutdown is how long a sidecar, once signalled, keeps serving

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -353,6 +354,7 @@ func TestPlanStartsSentryFirst(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantTiers, s.tiers)
+			assert.Equal(t, slices.Concat(tt.wantTiers...), s.Processes(), "every process, in start order")
 			for _, tier := range s.tiers {
 				for _, n := range tier {
 					assert.Contains(t, specs, n)
