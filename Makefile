@@ -287,7 +287,7 @@ $(BIN)/dtm: tools/dtm/go.mod tools/dtm/go.sum
 	@touch $@
 
 .PHONY: bench
-bench: tools tools-bench ## measure and write docs/benchmarks.md + .png (BENCHTIME=5s per run, BENCH_REPS=3, BENCH_PARTS=invoke,saga,pubsub,micro; ~10 min)
+bench: tools tools-bench ## measure and write docs/benchmarks.md + .png (BENCHTIME=5s per run, BENCH_REPS=3, BENCH_PARTS=invoke,saga,pubsub,micro; ~12 min)
 	@cd bench && $(GO) vet ./... && $(GO) build -o ../$(BIN)/bench .
 	@# Part 4 runs `go test` offline inside the namespace: fetch what it needs first.
 	@$(GO) mod download

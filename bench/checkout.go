@@ -49,14 +49,12 @@ func runCheckoutSeries(ctx context.Context, cfg config, r *sagaResults, s *sagaS
 			return ended{status: final.Status, latency: final.UpdatedAt.Sub(sent), at: final.UpdatedAt}, nil
 		}, nil
 	}
-	cpuBefore := sampleCPU(systemPIDs(shp.sys))
+	s.procs = func() map[string]int { return systemPIDs(shp.sys) }
 	rising(ctx, s, cfg.benchtime, 256, shp.capacity, nil, place, log)
-	cpuAfter := sampleCPU(systemPIDs(shp.sys))
 	completed := 0
 	for _, st := range s.steps {
 		completed += st.completed + st.cancelled
 	}
-	s.cpu, s.cpuSagas = perSaga(cpuBefore, cpuAfter, completed), completed
 	if after, err := scrapeStateOps(ctx, shp.sys); err == nil && before != nil && completed > 0 && profile == "local" {
 		r.sagas = completed
 		for k, v := range after {
@@ -116,10 +114,18 @@ func profileStep(ctx context.Context, cfg config, shp *shop, s *sagaSeries,
 // bestRate is the highest arrival rate of a step that kept up: no
 // failure, p99 within bounds, throughput at 80% of the rate or more.
 func bestRate(s *sagaSeries) int {
-	best := 0
-	for _, st := range s.steps {
-		if st.failed == 0 && st.completed > 0 && st.p99 <= maxSagaP99 && st.tput >= 0.8*float64(st.rate) {
-			best = max(best, st.rate)
+	if st := bestStep(s); st != nil {
+		return st.rate
+	}
+	return 0
+}
+
+// bestStep is the step of bestRate (nil: none kept up).
+func bestStep(s *sagaSeries) *sagaStep {
+	var best *sagaStep
+	for i, st := range s.steps {
+		if st.failed == 0 && st.completed > 0 && st.p99 <= maxSagaP99 && st.tput >= 0.8*float64(st.rate) && (best == nil || st.rate > best.rate) {
+			best = &s.steps[i]
 		}
 	}
 	return best

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,10 +19,11 @@ import (
 	"github.com/daprshop/daprshop/internal/launcher"
 )
 
-// Where a checkout's CPU goes: the CPU time of every process of the system
-// per completed saga over the rising run (from /proc), and Go CPU profiles
-// (pprof) of the apps and their sidecars under one more step at the best
-// rate, the evidence for which cost dominates.
+// Where a saga's CPU goes: the CPU time of every process of a series'
+// system per saga, step by step (from /proc; the report shows the best
+// step's), and Go CPU profiles (pprof) of the checkout's apps and sidecars
+// under one more step at the best rate, the evidence for which cost
+// dominates.
 
 // procCPU is one process's CPU time per completed saga.
 type procCPU struct {
@@ -82,6 +84,13 @@ func systemPIDs(sys *launcher.System) map[string]int {
 	for _, n := range sys.Processes() {
 		out[n] = sys.PID(n)
 	}
+	return out
+}
+
+// merge is the processes of a and b.
+func merge(a, b map[string]int) map[string]int {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
 	return out
 }
 

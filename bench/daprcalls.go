@@ -196,6 +196,7 @@ func runDaprCallsSeries(ctx context.Context, cfg config, s *sagaSeries, log func
 	}); err != nil {
 		return fmt.Errorf("a first saga of participant calls: %w\n%s", err, h.tail(20))
 	}
+	s.procs = func() map[string]int { return merge(systemPIDs(sys.cur.sys), h.pids) }
 	rising(ctx, s, cfg.benchtime, 256, func() int { return sys.cur.capacity() }, sys.refill, schedule, log)
 	s.note = fmt.Sprintf("%d systems", sys.systems)
 	return nil

@@ -116,6 +116,7 @@ func runDTMSeries(ctx context.Context, cfg config, s *sagaSeries, log func(strin
 	if err := retry(ctx, func() error { _, err := submit(ctx); return err }); err != nil {
 		return fmt.Errorf("a first DTM saga: %w\n%s", err, p.tail(20))
 	}
+	s.procs = func() map[string]int { return merge(systemPIDs(sys.cur.sys), map[string]int{"dtm": p.PID()}) }
 	rising(ctx, s, cfg.benchtime, 256, func() int { return sys.cur.capacity() }, sys.refill, submit, log)
 	s.note = fmt.Sprintf("%d systems", sys.systems)
 	return nil

@@ -144,13 +144,8 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 	if err != nil {
 		return fmt.Errorf("a first no-op workflow did not complete: %w\n%s", err, h.tail(20))
 	}
-	before := sampleCPU(h.pids)
+	s.procs = func() map[string]int { return h.pids }
 	rising(ctx, s, cfg.benchtime, 256, nil, nil, schedule, log)
-	ended := 0
-	for _, st := range s.steps {
-		ended += st.completed + st.cancelled
-	}
-	s.cpu, s.cpuSagas = perSaga(before, sampleCPU(h.pids), ended), ended
 	return nil
 }
 

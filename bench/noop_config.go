@@ -53,21 +53,29 @@ func noopStore(root string) (string, error) {
 	return marshalYAML(c)
 }
 
-// noopConfig is benchConfig with the tracing block of orders' own
-// Configuration.
+// noopConfig is benchConfig with the tracing and workflow blocks of
+// orders' own Configuration (its sampling, its engine's concurrency caps).
 func noopConfig(root string) (string, error) {
 	var c struct {
 		Spec struct {
-			Tracing map[string]any `yaml:"tracing"`
+			Tracing  map[string]any `yaml:"tracing"`
+			Workflow map[string]any `yaml:"workflow"`
 		} `yaml:"spec"`
 	}
 	if err := readYAML(filepath.Join(root, "dapr", "config", "orders.yaml"), &c); err != nil {
 		return "", err
 	}
-	if c.Spec.Tracing == nil {
+	blocks := map[string]any{}
+	if c.Spec.Tracing != nil {
+		blocks["tracing"] = c.Spec.Tracing
+	}
+	if c.Spec.Workflow != nil {
+		blocks["workflow"] = c.Spec.Workflow
+	}
+	if len(blocks) == 0 {
 		return benchConfig, nil
 	}
-	b, err := marshalYAML(map[string]any{"tracing": c.Spec.Tracing})
+	b, err := marshalYAML(blocks)
 	if err != nil {
 		return "", err
 	}

@@ -40,6 +40,7 @@ func TestNoopRunsWithTheProjectsSettings(t *testing.T) {
 	var got, orders struct {
 		Spec struct {
 			Tracing        map[string]any
+			Workflow       map[string]any
 			NameResolution map[string]any `yaml:"nameResolution"`
 		}
 	}
@@ -49,7 +50,8 @@ func TestNoopRunsWithTheProjectsSettings(t *testing.T) {
 	if err := readYAML("../dapr/config/orders.yaml", &orders); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Spec.Tracing, orders.Spec.Tracing) || got.Spec.NameResolution == nil {
+	if !reflect.DeepEqual(got.Spec.Tracing, orders.Spec.Tracing) || !reflect.DeepEqual(got.Spec.Workflow, orders.Spec.Workflow) ||
+		got.Spec.NameResolution == nil {
 		t.Errorf("config:\n%s", config)
 	}
 	t.Logf("store:\n%s\nconfig:\n%s", store, config)

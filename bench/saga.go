@@ -35,6 +35,9 @@ type sagaStep struct {
 	p50, p90, p99                time.Duration
 	note                         string // how the step differed (a fresh system, shortened)
 	stop                         string // why the series stopped here
+	// cpu is each process's CPU time per saga that ended in the step,
+	// from its first arrival to its last end (cpu.go).
+	cpu []procCPU
 }
 
 type sagaSeries struct {
@@ -47,10 +50,9 @@ type sagaSeries struct {
 	// ran on, after its sagas ended (nil: not checked).
 	invariant *shopclient.Verdict
 	source    string // where the series' servers came from, for the report
-	// cpu is each process's CPU time per saga over the rising run
-	// (checkout series), of cpuSagas sagas (cpu.go).
-	cpu      []procCPU
-	cpuSagas int
+	// procs, when set, names the processes whose CPU each step measures
+	// (their pids now: a fresh system between steps has others).
+	procs func() map[string]int
 	// profiled is the step run again at the best rate while profiles
 	// of the apps and sidecars were taken, kept in profileDir;
 	// profileNote says why there are none.
@@ -127,7 +129,14 @@ func rising(ctx context.Context, s *sagaSeries, stepDur time.Duration, maxRate i
 			note += fmt.Sprintf("; shortened to %.2f s (%d orders: the whole stock)", float64(left)/float64(rate), left)
 			offered = left
 		}
+		var before cpuSample
+		if s.procs != nil {
+			before = sampleCPU(s.procs())
+		}
 		st := runStep(ctx, s.label, rate, offered, stepDur, start, log)
+		if s.procs != nil {
+			st.cpu = perSaga(before, sampleCPU(s.procs()), st.completed+st.cancelled)
+		}
 		st.note = strings.TrimPrefix(note, "; ")
 		if st.stop == "" && i == len(rates)-1 && !refined {
 			st.stop = "the highest rate of the run"

@@ -152,25 +152,27 @@ func (r *sagaResults) markdown() string {
 	return b.String()
 }
 
-// cpuMarkdown is where a checkout's CPU goes: per process per saga, and
-// the profiles of the hungriest processes.
+// cpuMarkdown is where a saga's CPU goes: per process per saga at each
+// series' best step, and the profiles of the checkout's hungriest
+// processes.
 func (r *sagaResults) cpuMarkdown() string {
 	var measured []*sagaSeries
+	var steps []*sagaStep
 	for _, s := range r.series {
-		if len(s.cpu) > 0 {
-			measured = append(measured, s)
+		if st := bestStep(s); st != nil && len(st.cpu) > 0 {
+			measured, steps = append(measured, s), append(steps, st)
 		}
 	}
 	if len(measured) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("**CPU per process per saga.** User + system CPU time of every process of the system (`/proc/<pid>/stat`) before and after the rising run, divided by the sagas that ended in it. " +
-		"In the checkout series the benchmark's own process places the orders and polls them (the latency's reads) through the shop's client; in the ceiling it also runs the workflow worker and its no-op activities, and `daprd` is the ceiling's one sidecar. " +
-		"On two cores the whole system and the load share the CPU: a series whose sagas cost C of CPU each cannot complete more than 2 s / C sagas per second, whatever else it waits on.\n\n")
+	b.WriteString("**CPU per process per saga**, at each series' best step (the one its figure above comes from): user + system CPU time of every process of the series' system (`/proc/<pid>/stat`) from the step's first arrival to its last saga's end, divided by the sagas that ended in it. " +
+		"`bench` is the benchmark's own process: it places the orders and polls them (the latency's reads) through the shop's client, and for the ceiling and the calls by Dapr Workflow it also runs the workflow worker and its activities; `daprd` and its `placement` and `scheduler` are the engine of the benchmark's own (wfhost.go) where a series has one, the others the system's. " +
+		"On two cores the whole system and the load share the CPU, so 2 s over a saga's CPU is about the most sagas per second that step could complete.\n\n")
 	b.WriteString("| process |")
-	for _, s := range measured {
-		fmt.Fprintf(&b, " %s (%d sagas) |", s.label, s.cpuSagas)
+	for i, s := range measured {
+		fmt.Fprintf(&b, " %s (%d/s, %d sagas) |", s.label, steps[i].rate, steps[i].completed+steps[i].cancelled)
 	}
 	b.WriteString("\n|---|")
 	for range measured {
@@ -178,8 +180,8 @@ func (r *sagaResults) cpuMarkdown() string {
 	}
 	b.WriteString("\n")
 	var names []string
-	for _, s := range measured {
-		for _, p := range s.cpu {
+	for _, st := range steps {
+		for _, p := range st.cpu {
 			if !slices.Contains(names, p.name) {
 				names = append(names, p.name)
 			}
@@ -188,9 +190,9 @@ func (r *sagaResults) cpuMarkdown() string {
 	totals := make([]time.Duration, len(measured))
 	for _, n := range names {
 		fmt.Fprintf(&b, "| %s |", n)
-		for i, s := range measured {
+		for i, st := range steps {
 			cell := "–"
-			for _, p := range s.cpu {
+			for _, p := range st.cpu {
 				if p.name == n {
 					cell = fmt.Sprintf("%.2f ms", float64(p.perSaga)/1e6)
 					totals[i] += p.perSaga
@@ -204,16 +206,12 @@ func (r *sagaResults) cpuMarkdown() string {
 	for _, t := range totals {
 		fmt.Fprintf(&b, " **%.1f ms** |", float64(t)/1e6)
 	}
-	b.WriteString("\n| bound on two cores (2 s / all) |")
+	b.WriteString("\n| 2 s / all |")
 	for _, t := range totals {
-		if t > 0 {
-			fmt.Fprintf(&b, " %.1f sagas/s |", float64(2*time.Second)/float64(t))
-		} else {
-			b.WriteString(" – |")
-		}
+		fmt.Fprintf(&b, " %.1f sagas/s |", float64(2*time.Second)/float64(t))
 	}
 	b.WriteString("\n\n")
-	for _, s := range measured {
+	for _, s := range r.series {
 		b.WriteString(profilesMarkdown(s))
 	}
 	return b.String()
@@ -233,8 +231,12 @@ func profilesMarkdown(s *sagaSeries) string {
 	fmt.Fprintf(&b, "**CPU profiles, %s.** After the rising run, one more step at its best rate (%d/s: %d offered, %d completed, p99 %s; counted in no figure above) while every app (its admin port) and every sidecar (`enableProfiling`, a profile port each) was profiled for the step's arrivals; "+
 		"the profiles are in `%s` (`go tool pprof -http=: <file>`). For the four hungriest processes of the table above, the functions with the most CPU in and below them (`go tool pprof -top -cum`, with the runtime, syscalls, locks, HTTP and gRPC plumbing and the retry and middleware wrappers hidden: `bench/cpu.go`):\n\n",
 		s.label, st.rate, st.offered, st.completed, ms(st.p99), s.profileDir)
+	var order []procCPU
+	if best := bestStep(s); best != nil {
+		order = best.cpu
+	}
 	shown := 0
-	for _, p := range s.cpu {
+	for _, p := range order {
 		if shown == 4 {
 			break
 		}
@@ -247,7 +249,7 @@ func profilesMarkdown(s *sagaSeries) string {
 				fmt.Fprintf(&b, "- %s: no profile: `%s`\n\n", pr.name, oneLine(pr.err))
 				continue
 			}
-			fmt.Fprintf(&b, "- %s (%.2f ms per saga):\n\n  ```\n  flat  flat%%   sum%%   cum   cum%%\n", pr.name, float64(p.perSaga)/1e6)
+			fmt.Fprintf(&b, "- %s (%.2f ms per saga at the best step):\n\n  ```\n  flat  flat%%   sum%%   cum   cum%%\n", pr.name, float64(p.perSaga)/1e6)
 			for _, l := range pr.top {
 				fmt.Fprintf(&b, "  %s\n", l)
 			}
