@@ -109,6 +109,9 @@ func profileStep(ctx context.Context, cfg config, shp *shop, s *sagaSeries,
 	st := runStep(ctx, s.label+" (profiled)", rate, offered, cfg.benchtime, place, log)
 	<-done
 	s.profiled, s.profiles, s.profileDir = &st, profiles, dir
+	if rel, err := filepath.Rel(cfg.root, dir); err == nil {
+		s.profileDir = rel // as the report names it: from the repository's root
+	}
 }
 
 // bestRate is the highest arrival rate of a step that kept up: no
