@@ -209,7 +209,7 @@ test-profiles: ## the redis state store's suites, the state layer's contract on 
 CHAOS_RUN := TestChaos|TestSecurity
 
 .PHONY: chaos
-chaos: tools $(BIN)/promql-names ## the fault and attack scenarios at full counts (~15 min); writes docs/chaos.md's table
+chaos: tools $(BIN)/promql-names ## the fault and attack scenarios at full counts (~26 min); writes docs/chaos.md's table
 	@echo "chaos: profile $(PROFILE), name resolution $(NAMERESOLUTION)"
 	CHAOS=full CHAOS_REPORT=$(CURDIR)/docs/chaos.md PROFILE=$(PROFILE) NAMERESOLUTION=$(NAMERESOLUTION) \
 	  $(GO) test -v -count=1 -timeout 60m -run '$(CHAOS_RUN)' ./tests/

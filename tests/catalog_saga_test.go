@@ -237,6 +237,8 @@ func TestCatalogSagaAccessControl(t *testing.T) {
 		{"orders may not read a reservation", "orders", http.MethodGet, "/reservations/" + order},
 		{"orders may not list the stock", "orders", http.MethodGet, "/stock"},
 		{"orders may not list reservations", "orders", http.MethodGet, "/reservations"},
+		{"orders may not record a goods receipt", "orders", http.MethodPut, "/products/ceramic-mug-350ml/receipts/" + uuid.NewString()},
+		{"the gateway may not record a goods receipt", "gateway", http.MethodPut, "/products/ceramic-mug-350ml/receipts/" + uuid.NewString()},
 		{"a `**` stands for one segment only", "orders", http.MethodPost, "/reservations/a/b/cancel"},
 	}
 	for _, tt := range refused {

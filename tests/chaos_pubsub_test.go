@@ -403,7 +403,7 @@ func TestChaosGracefulShutdown(t *testing.T) {
 		{"payments", "/merchant"},
 	}
 	r := newRegistrations(t)
-	sagas := newChaosSagas(t)
+	sagas := newChaosSagas(t, iterations*chaosCount(6, 12))
 	var inFlight, cut int
 	var maxSettle time.Duration
 	faults := 0
@@ -603,7 +603,7 @@ func TestChaosBrokerRestart(t *testing.T) {
 	}
 	iterations := chaosCount(2, 6)
 	r := newRegistrations(t)
-	sagas := newChaosSagas(t)
+	sagas := newChaosSagas(t, iterations*chaosCount(6, 12))
 	var maxSettle time.Duration
 	for range iterations {
 		placed := sagas.burst(t, chaosCount(6, 12))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -29,7 +30,8 @@ import (
 // before the charge, after it and during compensation.
 
 // chaosProducts are the products the crash scenarios buy, one unit a
-// checkout; together they hold enough units for the full counts.
+// checkout; each scenario first tops up their stock by a goods receipt
+// (newChaosSagas), so that no checkout of it runs out.
 var chaosProducts = []string{"paper-filters-100", "filter-coffee-500g", "espresso-beans-1kg", "ceramic-mug-350ml"}
 
 // sagaSettleBound is how long after a fault's end every saga of its
@@ -58,10 +60,11 @@ func TestChaosCrashMidSaga(t *testing.T) {
 			procs []string
 		}{"state store component", []string{"redisstate"}})
 	}
-	iterations, perIteration := chaosCount(1, 6), chaosCount(8, 16)
+	// At full counts, 2,000 sagas through the five kills (401 each).
+	iterations, perIteration := chaosCount(1, 10), chaosCount(8, 40)
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
-			run := newChaosSagas(t)
+			run := newChaosSagas(t, iterations*perIteration+1)
 			seed := uint64(time.Now().UnixNano())
 			rng := rand.New(rand.NewPCG(seed, 9))
 			t.Logf("seed %d", seed)
@@ -93,8 +96,8 @@ func TestChaosCrashMidSaga(t *testing.T) {
 				Work: fmt.Sprintf("%d sagas", len(run.orders)), Violations: len(a.violations),
 				Duplicates: a.replays, DupEffects: a.dupEffects, Settle: maxSettle,
 			})
-			t.Logf("%d sagas (%d completed, %d cancelled), %d duplicate executions, max settle %s",
-				len(run.orders), a.completed, a.cancelled, a.replays, maxSettle.Round(time.Millisecond))
+			t.Logf("%d sagas (%d completed, %d cancelled: %s), %d duplicate executions, max settle %s",
+				len(run.orders), a.completed, a.cancelled, run.reasons(), a.replays, maxSettle.Round(time.Millisecond))
 			assert.Empty(t, a.violations, "invariants broken")
 			assert.Zero(t, a.dupEffects, "duplicate effects")
 		})
@@ -131,7 +134,7 @@ func killAndAwaitRestart(t *testing.T, names ...string) time.Time {
 
 // chaosSagas is one crash scenario's checkouts and what the checker needs.
 type chaosSagas struct {
-	users  []user // the last has no wallet: its charges are declined
+	users  []user // the last quarter have no wallet: their charges are declined
 	mu     sync.Mutex
 	orders map[string]sagaPlaced
 	books  *shopclient.Audit // the invariant checker, opened before the first checkout
@@ -147,17 +150,48 @@ type sagaPlaced struct {
 	final   sagaOrder
 }
 
-func newChaosSagas(t *testing.T) *chaosSagas {
+// maxSagasPerShopper keeps a shopper's checkouts of a scenario within what
+// its wallet pays for (the starting 1,000.00 buys about 70 of the chaos
+// products) and its inbox holds (100 notifications).
+const maxSagasPerShopper = 60
+
+// newChaosSagas readies a scenario of up to sagas checkouts: it tops up
+// the chaos products' stock to their share of the checkouts (a goods
+// receipt each, before the audit opens, so the units are in its books),
+// registers enough shoppers, a quarter of them with no wallet, and opens
+// the invariant checker.
+func newChaosSagas(t *testing.T, sagas int) *chaosSagas {
 	t.Helper()
-	sc := newScenario(t, "ChaosA", "ChaosB", "ChaosC")
-	ghostID := uuid.NewString()
-	ghost := user{ID: ghostID, Name: "Ghost", Token: signedToken(t, ghostID)}
-	return &chaosSagas{
-		users: append(sc.users, ghost), orders: map[string]sagaPlaced{}, books: sc.audit, mark: markLog(t),
+	quarters := max(1, (sagas+4*maxSagasPerShopper-1)/(4*maxSagasPerShopper))
+	// burst buys the products in turn, a block of one checkout per shopper
+	// each: a product's share is a quarter, give or take a block.
+	restock(t, int64(sagas/len(chaosProducts)+4*quarters+1))
+	names := make([]string, 3*quarters)
+	for i := range names {
+		names[i] = fmt.Sprintf("Chaos%c", 'A'+i)
 	}
+	sc := newScenario(t, names...)
+	users := sc.users
+	for range quarters {
+		ghostID := uuid.NewString()
+		users = append(users, user{ID: ghostID, Name: "Ghost", Token: signedToken(t, ghostID)})
+	}
+	return &chaosSagas{users: users, orders: map[string]sagaPlaced{}, books: sc.audit, mark: markLog(t)}
 }
 
-func (r *chaosSagas) hasWallet(u user) bool { return u.ID != r.users[len(r.users)-1].ID }
+// restock tops up each chaos product to at least units available, by a
+// goods receipt of the difference.
+func restock(t *testing.T, units int64) {
+	t.Helper()
+	stock, err := auditor.Stock(context.Background())
+	require.NoError(t, err)
+	for _, p := range chaosProducts {
+		if short := units - stock[p].Available; short > 0 {
+			_, err := auditor.Receive(context.Background(), p, uuid.NewString(), short)
+			require.NoError(t, err, "receive %d units of %s", short, p)
+		}
+	}
+}
 
 // burst starts n checkouts at once, each retried with its key until the
 // API accepts it, and returns a function that waits for them and gives
@@ -247,6 +281,23 @@ func (r *chaosSagas) awaitSettled(t *testing.T, ids []string, from time.Time) ti
 		}
 	}
 	return time.Since(from)
+}
+
+// reasons tallies why the scenario's cancelled orders were cancelled.
+func (r *chaosSagas) reasons() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := map[string]int{}
+	for _, p := range r.orders {
+		if p.final.Status == "cancelled" {
+			n[p.final.Reason]++
+		}
+	}
+	var out []string
+	for _, reason := range slices.Sorted(maps.Keys(n)) {
+		out = append(out, fmt.Sprintf("%d %q", n[reason], reason))
+	}
+	return strings.Join(out, ", ")
 }
 
 // sagaAudit is what the checker found.

@@ -128,6 +128,7 @@ func secAppRoutes(t *testing.T, env *secEnv) {
 		{"catalog", http.MethodPost, "/reservations/" + target.ID + "/confirm"},
 		{"catalog", http.MethodPost, "/reservations/" + target.ID + "/cancel"},
 		{"catalog", http.MethodGet, "/stock"},
+		{"catalog", http.MethodPut, "/products/" + pa.ID + "/receipts/" + someOrder},
 		{"orders", http.MethodPost, "/users/" + ada.ID + "/orders"},
 		{"orders", http.MethodGet, "/users/" + ada.ID + "/orders"},
 		{"orders", http.MethodGet, "/users/" + ada.ID + "/orders/" + target.ID},

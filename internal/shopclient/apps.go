@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -56,12 +57,28 @@ type Charge struct {
 }
 
 func (a *Apps) call(ctx context.Context, op, app, path string, want int, out any) error {
+	return a.do(ctx, op, app, Request{Method: http.MethodGet, Path: path}, want, out)
+}
+
+func (a *Apps) do(ctx context.Context, op, app string, req Request, want int, out any) error {
 	base, ok := a.Base[app]
 	if !ok {
 		return fmt.Errorf("%s: no app %s", op, app)
 	}
-	resp, err := send(ctx, a.HTTP, base+path, Request{Method: http.MethodGet, Header: map[string]string{"dapr-api-token": a.Token}})
+	req.Header = map[string]string{"dapr-api-token": a.Token}
+	resp, err := send(ctx, a.HTTP, base+req.Path, req)
 	return decode(op, resp, err, want, out)
+}
+
+// Receive records goods received into the catalog: units of a product,
+// once per receipt id (the same receipt again changes nothing). The units
+// enter the books: a run that receives goods does so before its audit is
+// opened.
+func (a *Apps) Receive(ctx context.Context, product, receipt string, units int64) (Stock, error) {
+	var s Stock
+	req := Request{Method: http.MethodPut, Path: "/products/" + url.PathEscape(product) + "/receipts/" + url.PathEscape(receipt), Body: map[string]int64{"units": units}}
+	err := a.do(ctx, fmt.Sprintf("receive %d units of %s", units, product), "catalog", req, http.StatusOK, &s)
+	return s, err
 }
 
 // Stock reads every product's units from the catalog (never cached).

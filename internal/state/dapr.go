@@ -41,6 +41,9 @@ const bulkParallelism = 8
 // Get reads keys in one call: a single read for one key (a store without a
 // bulk read of its own gets no fan-out for it), a bulk read for more.
 func (s *DaprStore) Get(ctx context.Context, keys ...string) (map[string]Item, error) {
+	if err := checkKeys(keys, itself); err != nil {
+		return nil, err
+	}
 	switch len(keys) {
 	case 0:
 		return map[string]Item{}, nil // the go-sdk refuses an empty bulk read
@@ -72,6 +75,9 @@ func (s *DaprStore) Get(ctx context.Context, keys ...string) (map[string]Item, e
 
 // Transact applies ops in one state transaction.
 func (s *DaprStore) Transact(ctx context.Context, ops []Op) error {
+	if err := checkKeys(ops, opKey); err != nil {
+		return err
+	}
 	tx := make([]*dapr.StateOperation, 0, len(ops))
 	for _, op := range ops {
 		// No contentType on a transaction's writes: state.redis 1.18 then
@@ -90,6 +96,9 @@ func (s *DaprStore) Transact(ctx context.Context, ops []Op) error {
 
 // Put applies one op on its own.
 func (s *DaprStore) Put(ctx context.Context, op Op) error {
+	if err := checkKeys([]Op{op}, opKey); err != nil {
+		return err
+	}
 	if op.Delete {
 		var etag *dapr.ETag
 		var opts *dapr.StateOptions

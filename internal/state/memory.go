@@ -45,6 +45,9 @@ func (s *MemoryStore) Get(_ context.Context, keys ...string) (map[string]Item, e
 	if s.err != nil {
 		return nil, s.err
 	}
+	if err := checkKeys(keys, itself); err != nil {
+		return nil, err
+	}
 	out := map[string]Item{}
 	for _, k := range keys {
 		if it, ok := s.lookup(k); ok {
@@ -60,6 +63,9 @@ func (s *MemoryStore) Transact(_ context.Context, ops []Op) error {
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
+	}
+	if err := checkKeys(ops, opKey); err != nil {
+		return err
 	}
 	for _, op := range ops {
 		if !s.allows(op) {
@@ -111,6 +117,9 @@ func (s *MemoryStore) Put(_ context.Context, op Op) error {
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
+	}
+	if err := checkKeys([]Op{op}, opKey); err != nil {
+		return err
 	}
 	if !s.allows(op) {
 		return ErrConflict

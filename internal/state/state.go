@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -61,6 +62,24 @@ type Op struct {
 // ErrConflict reports a write that lost a race: an inserted key that
 // exists, or an ETag that changed. Nothing of it was applied.
 var ErrConflict = errors.New("state changed meanwhile")
+
+// ErrBadKey reports a key that holds "||": daprd keeps a record under
+// <app id>||<key> and refuses such a key (InvalidArgument) in every call,
+// so both stores refuse it before anything is read or written.
+var ErrBadKey = errors.New(`a state key may not hold "||"`)
+
+// checkKeys returns ErrBadKey, naming the key, for the first bad one.
+func checkKeys[T any](items []T, key func(T) string) error {
+	for _, it := range items {
+		if k := key(it); strings.Contains(k, "||") {
+			return fmt.Errorf("%w: %q", ErrBadKey, k)
+		}
+	}
+	return nil
+}
+
+func itself(k string) string { return k }
+func opKey(op Op) string     { return op.Key }
 
 // Record is a typed record as read: its value, and the ETag to write it
 // back under (Found false: it was not there, and writing it inserts it).

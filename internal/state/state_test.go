@@ -76,6 +76,16 @@ func testStore(t *testing.T, store state.Store, breaches map[string]string) {
 		assert.JSONEq(t, `2`, string(items[b].Value))
 	})
 
+	t.Run(`a key holding "||" is refused before anything is read or written`, func(t *testing.T) {
+		t.Parallel()
+		bad, good := key("a")+"||b", key("good")
+		_, err := store.Get(ctx, good, bad)
+		assert.ErrorIs(t, err, state.ErrBadKey)
+		assert.ErrorIs(t, store.Put(ctx, state.Op{Key: bad, Value: []byte(`1`)}), state.ErrBadKey)
+		assert.ErrorIs(t, store.Transact(ctx, []state.Op{{Key: good, Value: []byte(`1`)}, {Key: bad, Value: []byte(`1`)}}), state.ErrBadKey)
+		assert.Empty(t, get(t, good), "the good write of the refused transaction was not applied")
+	})
+
 	t.Run("single writes: insert-only, ETags, deletes", func(t *testing.T) {
 		t.Parallel()
 		a := key("a")

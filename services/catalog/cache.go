@@ -226,6 +226,14 @@ func (c *cache) UpdateStock(ctx context.Context, id string, change func(*Stock) 
 	return p, err
 }
 
+// Receive writes through to the store and drops the product from memory,
+// even on failure, as UpdateStock does.
+func (c *cache) Receive(ctx context.Context, id string, r Receipt) (Product, error) {
+	p, err := c.store.Receive(ctx, id, r)
+	c.forgetProduct(id)
+	return p, err
+}
+
 // Invalidate drops products from memory, for a stock change made around
 // the cache (a reservation's transaction): the next read sees it.
 func (c *cache) Invalidate(ids ...string) {

@@ -16,6 +16,7 @@
 //	GET  /reservations/{order}           one order's reservation
 //	GET  /reservations?status=reserved   every reservation holding stock
 //	GET  /stock                          available, reserved and sold of every product
+//	PUT  /products/{id}/receipts/{receipt}  goods received: {"units": n}, once per receipt
 //	GET  /healthz                        alive
 //	GET  /readyz                         its sidecar reachable and the catalog seeded
 //

@@ -18,7 +18,8 @@ type Product struct {
 // reservations of a saga (TCC: try, confirm, cancel) are plain moves between
 // the counts. A unit is never created or destroyed by a move: Available +
 // Reserved + Sold stays the same for a product whatever the moves, which is
-// what a test can check after any number of concurrent ones.
+// what a test can check after any number of concurrent ones. Units come in
+// only by a goods receipt (Receive), recorded once per receipt id.
 type Stock struct {
 	Available int64 `json:"available"` // can be reserved
 	Reserved  int64 `json:"reserved"`  // held by reservations not yet confirmed or cancelled
@@ -46,6 +47,16 @@ func (s *Stock) Confirm(n int64) error { return move(&s.Reserved, &s.Sold, n) }
 // Release moves n units from reserved back to available (a reservation's
 // cancel, or its expiry).
 func (s *Stock) Release(n int64) error { return move(&s.Reserved, &s.Available, n) }
+
+// Receive adds n units to available (goods received into the warehouse):
+// the one change that makes units, and only by a recorded receipt.
+func (s *Stock) Receive(n int64) error {
+	if n <= 0 {
+		return ErrBadMove
+	}
+	s.Available += n
+	return nil
+}
 
 func move(from, to *int64, n int64) error {
 	if n <= 0 {

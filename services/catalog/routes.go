@@ -29,4 +29,9 @@ func addRoutes(r *mux.Router, logger *slog.Logger, svc *service, res *reservatio
 	r.Handle("/reservations/{order}/confirm", protect(f.Wrap(logger, "confirm")(handleConfirmReservation(logger, res)))).Methods(http.MethodPost)
 	r.Handle("/reservations/{order}/cancel", protect(f.Wrap(logger, "cancel")(handleCancelReservation(logger, res)))).Methods(http.MethodPost)
 	r.Handle("/stock", protect(handleListStock(logger, res))).Methods(http.MethodGet)
+
+	// Goods received: no app of the system may call it through catalog's
+	// sidecar (its access control admits none); an operator's tool or a
+	// back-office app with a policy of its own would.
+	r.Handle("/products/{id}/receipts/{receipt}", protect(handleReceiveStock(logger, svc))).Methods(http.MethodPut)
 }

@@ -19,13 +19,18 @@ import (
 // applies change to the product's current stock and saves it only if no
 // other write came in between, trying again on the fresh record up to
 // stockAttempts times before it gives up with apperr.Conflict: no update is
-// ever lost, and an error from change writes nothing.
+// ever lost, and an error from change writes nothing. Receive records a
+// goods receipt and adds its units to the product's available stock in one
+// transaction, once per receipt id: a receipt recorded already with the
+// same units changes nothing (a retried request), with other units it is
+// an apperr.Conflict.
 type productStore interface {
 	Get(ctx context.Context, id string) (Product, error)
 	GetMany(ctx context.Context, ids []string) ([]Product, error)
 	Index(ctx context.Context) ([]string, error)
 	Seed(ctx context.Context, products []Product) error
 	UpdateStock(ctx context.Context, id string, change func(*Stock) error) (Product, error)
+	Receive(ctx context.Context, id string, r Receipt) (Product, error)
 }
 
 // stockAttempts is how many times UpdateStock reads and writes a product

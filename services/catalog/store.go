@@ -173,3 +173,53 @@ func (s *stateProductStore) UpdateStock(ctx context.Context, id string, change f
 	}
 	return p.Value, nil
 }
+
+// receiptKey is where a product's goods receipt is recorded.
+func receiptKey(product, receipt string) string { return "receipt-" + product + "_" + receipt }
+
+// Receive reads the product and the receipt in one round trip; a receipt
+// not recorded yet is inserted (first write only) in the same transaction
+// as the product with its units added, guarded by the product's ETag. A
+// race lost to another write of the product, or to the same receipt
+// recorded at once by another request, starts over from a fresh read.
+func (s *stateProductStore) Receive(ctx context.Context, id string, r Receipt) (Product, error) {
+	var p state.Record[Product]
+	err := state.Retries{Attempts: stockAttempts}.Do(ctx, func(ctx context.Context) error {
+		pk, rk := productKey(id), receiptKey(id, r.ID)
+		items, err := s.records.Get(ctx, pk, rk)
+		if err != nil {
+			return fmt.Errorf("read product %s and receipt %s: %w", id, r.ID, err)
+		}
+		if p, err = state.Lookup[Product](items, pk); err != nil {
+			return err
+		}
+		if !p.Found {
+			return apperr.E(apperr.NotFound, "product %s not found", id)
+		}
+		had, err := state.Lookup[Receipt](items, rk)
+		if err != nil {
+			return err
+		}
+		if had.Found {
+			if had.Value.Units != r.Units {
+				return apperr.E(apperr.Conflict, "receipt %s of %s was recorded with %d units, not %d", r.ID, id, had.Value.Units, r.Units)
+			}
+			return nil // recorded already: a retry of the same request
+		}
+		if err := p.Value.Stock.Receive(r.Units); err != nil {
+			return err
+		}
+		ops, err := state.Ops(p.Write, func() (state.Op, error) { return state.Insert(rk, r) })
+		if err != nil {
+			return err
+		}
+		return s.records.Transact(ctx, ops)
+	})
+	if errors.Is(err, state.ErrConflict) {
+		return Product{}, apperr.Wrap(apperr.Conflict, err, "the stock of %s changed %d times while receiving; try again", id, stockAttempts)
+	}
+	if err != nil {
+		return Product{}, err
+	}
+	return p.Value, nil
+}

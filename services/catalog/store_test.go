@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -188,6 +189,40 @@ func testProductStoreContract(t *testing.T, store productStore) {
 		require.NoError(t, err)
 		assert.Equal(t, 2, calls, "the change ran again on the fresh record")
 		assert.Equal(t, Stock{Available: 7, Reserved: 3}, got.Stock)
+	})
+
+	t.Run("a receipt is counted once however often and however concurrently it is sent", func(t *testing.T) {
+		t.Parallel()
+		id := uniqueID("receipts")
+		require.NoError(t, store.Seed(ctx, []Product{product(id, 10)}))
+		const receipts, copies = 4, 3 // each receipt sent by three racing requests
+		var wg sync.WaitGroup
+		for r := range receipts {
+			for range copies {
+				wg.Go(func() {
+					for try := 0; ; try++ {
+						_, err := store.Receive(ctx, id, Receipt{ID: fmt.Sprintf("dn-%d", r), Units: int64(r + 1)})
+						if apperr.Is(err, apperr.Conflict) && try < 100 {
+							continue
+						}
+						assert.NoError(t, err)
+						return
+					}
+				})
+			}
+		}
+		wg.Wait()
+		got, err := store.Get(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, Stock{Available: 10 + 1 + 2 + 3 + 4}, got.Stock)
+
+		_, err = store.Receive(ctx, id, Receipt{ID: "dn-0", Units: 7})
+		assert.True(t, apperr.Is(err, apperr.Conflict), "the same receipt with other units: %v", err)
+		_, err = store.Receive(ctx, uniqueID("missing"), Receipt{ID: "dn-0", Units: 1})
+		assert.True(t, apperr.Is(err, apperr.NotFound), "got %v", err)
+		got, err = store.Get(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, Stock{Available: 20}, got.Stock, "neither changed anything")
 	})
 
 	t.Run("a product changed under every attempt is a conflict", func(t *testing.T) {
