@@ -83,7 +83,7 @@ func (r *report) write(cfg config) error {
 	if r.micro != nil && r.pubsub != nil {
 		json := r.micro.medianOf("EventEncoding", "variant=json", "ns/op")
 		proto := r.micro.medianOf("EventEncoding", "variant=protobuf", "ns/op")
-		hop := pick(r.pubsub.fixed["dapr"], func(x pubsubRun) time.Duration { return x.p50 })
+		hop := pick(r.pubsub.fixed["dapr-grpc"], func(x pubsubRun) time.Duration { return x.p50 })
 		if json > 0 && hop > 0 {
 			r.micro.notes = map[string]string{"EventEncoding": fmt.Sprintf("Against part 3's p50 of one event through the sidecars (%s), JSON's encode and decode take %.2f%% of it and protobuf would save %.2f%%: "+
 				"the events stay JSON, which CloudEvents, Dapr's subscriptions, the dead-letter topics and every reader of the broker understand without a schema.",

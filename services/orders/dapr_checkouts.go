@@ -13,12 +13,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/daprshop/daprshop/internal/apperr"
+	"github.com/daprshop/daprshop/internal/cloudevent"
 	"github.com/daprshop/daprshop/internal/sidecar"
 )
 
 // daprPublisher publishes CloudEvents with ids of our choosing through the
-// sidecar: the envelope is ours (content type application/cloudevents+json)
-// so daprd keeps its id.
+// sidecar: the envelope is ours (cloudevent.Envelope, sent as
+// cloudevent.ContentType) so daprd keeps its id.
 type daprPublisher struct {
 	client dapr.Client
 	pubsub string
@@ -26,19 +27,11 @@ type daprPublisher struct {
 }
 
 func (p *daprPublisher) Publish(ctx context.Context, topic, eventID string, data any) error {
-	ev := map[string]any{
-		"specversion":     "1.0",
-		"id":              eventID,
-		"source":          p.source,
-		"type":            "com.daprshop." + topic,
-		"datacontenttype": "application/json",
-		"data":            data,
-	}
-	b, err := json.Marshal(ev)
+	b, err := cloudevent.Envelope(topic, eventID, p.source, data)
 	if err != nil {
 		return err
 	}
-	err = p.client.PublishEvent(ctx, p.pubsub, topic, b, dapr.PublishEventWithContentType("application/cloudevents+json"))
+	err = p.client.PublishEvent(ctx, p.pubsub, topic, b, dapr.PublishEventWithContentType(cloudevent.ContentType))
 	return sidecar.Err(err, "publish %s", topic)
 }
 
