@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,7 @@ type daprdOptions struct {
 	placement string // host:port, or empty for none
 	scheduler string // host:port, or empty for none
 	env       []string
+	profiling bool // serve pprof on a free port (daprd's --enable-profiling)
 }
 
 // startDaprd runs the pinned daprd with free loopback ports and waits
@@ -119,6 +121,18 @@ func startDaprd(bin string, o daprdOptions) (*daprd, error) {
 	d, err := d.WithFreePorts()
 	if err != nil {
 		return nil, err
+	}
+	if o.profiling {
+		ports, err := freePorts(5) // one of them is not among the four just taken
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ports {
+			if !slices.Contains([]int{d.HTTPPort, d.GRPCPort, d.InternalGRPCPort, d.MetricsPort}, p) {
+				d.ProfilePort = p
+				break
+			}
+		}
 	}
 	dir := o.resources
 	if dir == "" {

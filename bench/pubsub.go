@@ -116,6 +116,7 @@ type pubsubResults struct {
 	fixedRate int
 	workers   int
 	dur       time.Duration
+	profile   *pubsubProfile
 }
 
 func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pubsubResults, err error) {
@@ -214,12 +215,12 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 	if err := writeFiles(dir, map[string]string{"config.yaml": benchConfig}); err != nil {
 		return nil, err
 	}
-	subD, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchsub", appPort: subPort, resources: res, config: filepath.Join(dir, "config.yaml")})
+	subD, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchsub", appPort: subPort, resources: res, config: filepath.Join(dir, "config.yaml"), profiling: true})
 	if err != nil {
 		return nil, err
 	}
 	stops = append(stops, subD.stop)
-	pubD, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchpub", resources: res, config: filepath.Join(dir, "config.yaml")})
+	pubD, err := startDaprd(cfg.daprd, daprdOptions{appID: "benchpub", resources: res, config: filepath.Join(dir, "config.yaml"), profiling: true})
 	if err != nil {
 		return nil, err
 	}
@@ -259,27 +260,9 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 	for rep := range cfg.reps {
 		for _, p := range order(paths, rep) {
 			run++
-			p.col.reset(run)
-			began := time.Now()
-			var seq, failed atomic.Int64
-			var wg sync.WaitGroup
-			end := began.Add(cfg.benchtime)
-			n := int64(max(1, p.batch))
-			for range r.workers {
-				wg.Go(func() {
-					for time.Now().Before(end) {
-						if p.send(ctx, run, seq.Add(n)-n+1, n) != nil {
-							failed.Add(n)
-						}
-					}
-				})
-			}
-			wg.Wait()
-			published := seq.Load() - failed.Load()
-			p.col.waitFor(published, drain)
-			pr := summarize(p.col, published, began)
+			pr, failed := sustain(ctx, p, run, r.workers, cfg.benchtime, drain)
 			r.sustained[p.key] = append(r.sustained[p.key], pr)
-			log("part 3: rep %d %-32s sustained %.0f msg/s (%d of %d delivered, %d publish errors)", rep+1, p.label, pr.rate, pr.delivered, published, failed.Load())
+			log("part 3: rep %d %-32s sustained %.0f msg/s (%d of %d delivered, %d publish errors)", rep+1, p.label, pr.rate, pr.delivered, pr.published, failed)
 		}
 	}
 	slowest := median(rates(r.sustained[paths[0].key]))
@@ -334,5 +317,11 @@ func runPubSub(ctx context.Context, cfg config, log func(string, ...any)) (_ *pu
 				pr.p50, pr.p90, pr.p99, pr.delivered, pr.published, failed.Load())
 		}
 	}
+	run++
+	r.profile = profilePubSub(ctx, cfg, paths, run, r.workers, drain, map[string]int{
+		"publisher's daprd": pubD.PID(), "subscriber's daprd": subD.PID(), "nats-server": natsProc.PID(), "bench (publishers, subscriber)": os.Getpid(),
+	}, []profileTarget{
+		{"publisher.daprd", fmt.Sprintf("http://127.0.0.1:%d", pubD.ProfilePort)}, {"subscriber.daprd", fmt.Sprintf("http://127.0.0.1:%d", subD.ProfilePort)},
+	}, log)
 	return r, nil
 }

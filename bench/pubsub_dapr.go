@@ -173,7 +173,7 @@ func daprPaths(pub *daprd, col *collector) ([]*pubsubPath, func(), error) {
 // the order of a stream's messages (tests/messaging_test.go).
 func parallelVariant(component string) (string, error) {
 	const name, meta = "\n  name: pubsub\n", "\n  metadata:\n"
-	if strings.Count(component, name) != 1 || strings.Count(component, meta) != 1 || strings.Contains(component, "concurrencyMode") {
+	if strings.Count(component, name) != 1 || strings.Count(component, meta) != 1 || strings.Contains(component, "- name: concurrencyMode") {
 		return "", fmt.Errorf("components/local/pubsub.yaml: want one %q, one %q and no concurrencyMode", strings.TrimSpace(name), strings.TrimSpace(meta))
 	}
 	c := strings.Replace(component, name, "\n  name: "+parallelPubSub+"\n", 1)

@@ -93,6 +93,7 @@ func (r *pubsubResults) markdown() string {
 		ms(p99d-p99n), verdict(p99d-p99n <= 5*time.Millisecond),
 		ms(pick(d, func(x pubsubRun) time.Duration { return x.p50 })-pick(n, func(x pubsubRun) time.Duration { return x.p50 })),
 		median(rates(r.sustained["dapr-grpc"]))/direct, verdict(median(rates(r.sustained["dapr-grpc"]))/direct >= 0.3), bestKey, best/direct)
+	b.WriteString(r.profile.markdown())
 	fmt.Fprintf(&b, "<details><summary>Every repetition</summary>\n\n| rep | path | sustained msg/s | p50 | p90 | p99 |\n|---:|---|---:|---:|---:|---:|\n")
 	for i := range r.sustained[r.paths[0].key] {
 		for _, p := range r.paths {
