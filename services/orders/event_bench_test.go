@@ -3,14 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The protobuf encoding of orderEvent, written by hand with protowire (the
-// wire format generated code produces: field numbers 1 to 5 in the order
-// of the struct). No protoc is needed to measure it; generated code does
+// wire format generated code produces: field numbers 1 to 6 in the order
+// of the struct, the items a repeated message of product_id = 1 and
+// quantity = 2). No protoc is needed to measure it; generated code does
 // a little more work (reflection tables, unknown fields), so this is
 // protobuf at its fastest.
 func appendOrderEventProto(b []byte, e orderEvent) []byte {
@@ -26,7 +28,48 @@ func appendOrderEventProto(b []byte, e orderEvent) []byte {
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
 		b = protowire.AppendString(b, e.Reason)
 	}
+	for _, it := range e.Items {
+		var m []byte
+		m = protowire.AppendTag(m, 1, protowire.BytesType)
+		m = protowire.AppendString(m, it.ProductID)
+		m = protowire.AppendTag(m, 2, protowire.VarintType)
+		m = protowire.AppendVarint(m, uint64(it.Quantity))
+		b = protowire.AppendTag(b, 6, protowire.BytesType)
+		b = protowire.AppendBytes(b, m)
+	}
 	return b
+}
+
+func parseEventItemProto(b []byte) (eventItem, error) {
+	var it eventItem
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return it, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeString(b)
+			if n < 0 {
+				return it, protowire.ParseError(n)
+			}
+			b, it.ProductID = b[n:], v
+		case num == 2 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return it, protowire.ParseError(n)
+			}
+			b, it.Quantity = b[n:], int64(v)
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return it, protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	return it, nil
 }
 
 func parseOrderEventProto(b []byte) (orderEvent, error) {
@@ -38,6 +81,17 @@ func parseOrderEventProto(b []byte) (orderEvent, error) {
 		}
 		b = b[n:]
 		switch {
+		case typ == protowire.BytesType && num == 6:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return e, protowire.ParseError(n)
+			}
+			b = b[n:]
+			it, err := parseEventItemProto(v)
+			if err != nil {
+				return e, err
+			}
+			e.Items = append(e.Items, it)
 		case typ == protowire.BytesType:
 			v, n := protowire.ConsumeString(b)
 			if n < 0 {
@@ -80,6 +134,7 @@ func BenchmarkEventEncoding(b *testing.B) {
 	e := orderEvent{
 		OrderID: "7c1e5a0e-2f4b-4c6a-9a53-1f0d2b7e8c41", UserID: "1f65b0c2-8d3e-4b7a-a1c9-5e2f7d0a9b36",
 		Status: StatusCancelled, TotalCents: 5490, Reason: "payment declined: the wallet's balance is below the amount",
+		Items: []eventItem{{ProductID: "paper-filters-100", Quantity: 2}, {ProductID: "pour-over-kettle", Quantity: 1}},
 	}
 	b.Run("variant=json", func(b *testing.B) {
 		var size int
@@ -107,7 +162,7 @@ func BenchmarkEventEncoding(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if got != e {
+			if !reflect.DeepEqual(got, e) {
 				b.Fatal(fmt.Sprintf("decoded %+v", got))
 			}
 		}

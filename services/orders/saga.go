@@ -131,13 +131,32 @@ type publisher interface {
 	Publish(ctx context.Context, topic, eventID string, data any) error
 }
 
-// orderEvent is the payload of order.completed and order.cancelled.
+// orderEvent is the payload of order.completed and order.cancelled, as
+// contracts/events/order.*.schema.json state it.
 type orderEvent struct {
-	OrderID    string `json:"order_id"`
-	UserID     string `json:"user_id"`
-	Status     Status `json:"status"`
-	TotalCents int64  `json:"total_cents"`
-	Reason     string `json:"reason,omitempty"`
+	OrderID    string      `json:"order_id"`
+	UserID     string      `json:"user_id"`
+	Status     Status      `json:"status"`
+	TotalCents int64       `json:"total_cents"`
+	Reason     string      `json:"reason,omitempty"`
+	Items      []eventItem `json:"items"`
+}
+
+// eventItem is one line of an order in its events: which product, how
+// many.
+type eventItem struct {
+	ProductID string `json:"product_id"`
+	Quantity  int64  `json:"quantity"`
+}
+
+// newOrderEvent is the event of a finished order.
+func newOrderEvent(o Order) orderEvent {
+	ev := orderEvent{OrderID: o.ID, UserID: o.UserID, Status: o.Status, TotalCents: o.TotalCents, Reason: o.Reason,
+		Items: make([]eventItem, 0, len(o.Items))}
+	for _, it := range o.Items {
+		ev.Items = append(ev.Items, eventItem{ProductID: it.ProductID, Quantity: it.Quantity})
+	}
+	return ev
 }
 
 // saga holds what the workflow's activities use.

@@ -172,8 +172,7 @@ func (s *saga) end(ctx context.Context, in finishInput) error {
 	if o.Status == StatusCancelled {
 		topic = topicCancelled
 	}
-	ev := orderEvent{OrderID: o.ID, UserID: o.UserID, Status: o.Status, TotalCents: o.TotalCents, Reason: o.Reason}
-	if err := s.events.Publish(ctx, topic, topic+"-"+o.ID, ev); err != nil {
+	if err := s.events.Publish(ctx, topic, topic+"-"+o.ID, newOrderEvent(o)); err != nil {
 		sagaSteps.WithLabelValues("finish", "error").Inc()
 		return fmt.Errorf("publish %s for order %s: %w", topic, o.ID, err)
 	}
