@@ -271,6 +271,7 @@ BENCH_LOCK  ?= /tmp/daprshop-e2e.lock
 # root), so that no port of the run is reachable from outside: DTM's server
 # listens on every interface and has no setting for it. 0: run in the
 # host's namespace, without DTM. The default: 1 for root, 0 for anyone else.
+# The namespace's loopback carries multicast, for part 1's mDNS hop.
 BENCH_NETNS ?= $(if $(filter 0,$(shell id -u)),1,0)
 
 .PHONY: tools-bench
@@ -291,7 +292,7 @@ bench: tools tools-bench ## measure and write docs/benchmarks.md + .png (BENCHTI
 	@cd bench && $(GO) vet ./... && $(GO) build -o ../$(BIN)/bench .
 	@# Part 4 runs `go test` offline inside the namespace: fetch what it needs first.
 	@$(GO) mod download
-	flock $(BENCH_LOCK) $(if $(filter 1,$(BENCH_NETNS)),unshare --net sh -c 'ip link set lo up && exec "$$0" "$$@"') \
+	flock $(BENCH_LOCK) $(if $(filter 1,$(BENCH_NETNS)),unshare --net sh -c 'ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo && exec "$$0" "$$@"') \
 	  $(BIN)/bench -root . -benchtime $(BENCHTIME) -reps $(BENCH_REPS) -parts $(BENCH_PARTS)
 # ---- end bench ----
 

@@ -50,6 +50,7 @@ func runCheckoutSeries(ctx context.Context, cfg config, r *sagaResults, s *sagaS
 		}, nil
 	}
 	s.procs = func() map[string]int { return systemPIDs(shp.sys) }
+	readsBefore := shp.orderReads.n.Load()
 	rising(ctx, s, cfg.benchtime, 256, shp.capacity, nil, place, log)
 	completed := 0
 	for _, st := range s.steps {
@@ -57,6 +58,7 @@ func runCheckoutSeries(ctx context.Context, cfg config, r *sagaResults, s *sagaS
 	}
 	if after, err := scrapeStateOps(ctx, shp.sys); err == nil && before != nil && completed > 0 && profile == "local" {
 		r.sagas = completed
+		r.orderReads = float64(shp.orderReads.n.Load()-readsBefore) / float64(completed)
 		for k, v := range after {
 			if d := v - before[k]; d > 0 {
 				f := strings.SplitN(k, "|", 3)

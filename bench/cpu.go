@@ -189,14 +189,32 @@ func fetchProfile(ctx context.Context, base string, d time.Duration, file string
 	return f.Close()
 }
 
+// writeProfiles lists each profile's top functions, or why it has none.
+func writeProfiles(b *strings.Builder, profiles []profileTop) {
+	for _, pr := range profiles {
+		if pr.err != nil {
+			fmt.Fprintf(b, "- %s: no profile: `%s`\n\n", pr.name, oneLine(pr.err))
+			continue
+		}
+		fmt.Fprintf(b, "- %s, the functions with the most CPU in and below them (`go tool pprof -top -cum`, plumbing hidden as in part 2):\n\n  ```\n  flat  flat%%   sum%%   cum   cum%%\n", pr.name)
+		for _, l := range pr.top {
+			fmt.Fprintf(b, "  %s\n", l)
+		}
+		fmt.Fprintf(b, "  ```\n\n")
+	}
+}
+
 // hiddenFrames are the frames left out of a profile's top list: the Go
 // runtime, syscalls, locks, the HTTP and gRPC servers and clients, and
-// the retry and middleware wrappers, which sit on every path and would
+// the retry and middleware wrappers (daprd's HTTP server's chain among
+// them), which sit on every path and would
 // fill the list; pprof gives their time to the nearest frame it shows.
 const hiddenFrames = `^(runtime|internal/|syscall|sync|context|net/http|net\.|google\.golang\.org/grpc|` +
 	`github\.com/cenkalti/backoff|github\.com/dapr/kit/retry|github\.com/dapr/dapr/pkg/resiliency|` +
 	`github\.com/dapr/dapr/pkg/api/grpc\.\(\*server\)\.getMiddlewareOptions|go\.opentelemetry\.io/contrib|` +
-	`github\.com/felixge/httpsnoop|github\.com/gorilla/mux|database/sql\.(withLock|\(\*DB\)\.retry))`
+	`github\.com/felixge/httpsnoop|github\.com/gorilla/mux|database/sql\.(withLock|\(\*DB\)\.retry)|` +
+	`github\.com/go-chi/chi|golang\.org/x/net/http2/h2c|github\.com/dapr/dapr/pkg/middleware/http|` +
+	`github\.com/dapr/dapr/pkg/api/http\.(\(\*server\)|StripSlashesMiddleware|CleanPathMiddleware|APITokenAuthMiddleware))`
 
 // topFunctions is the n functions of the profile in file with the most
 // CPU in them and below them (cumulative), the wrappers hidden, with

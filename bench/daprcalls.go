@@ -144,7 +144,7 @@ func runDaprCallsSeries(ctx context.Context, cfg config, s *sagaSeries, log func
 			return err
 		}
 	}
-	h, err := startWorkflowHost(ctx, cfg, "benchcalls", r)
+	h, err := startWorkflowHost(ctx, cfg, "benchcalls", r, nil)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,9 @@ import (
 
 // The no-op ceiling: the checkout workflow's shape with activities that do
 // nothing, on a sidecar of its own with the local profile's workflow store
-// and orders' tracing (noop_config.go), its own placement and scheduler.
+// and orders' tracing and workflow settings (noop_config.go), joined to the
+// whole local system running beside it: the system's placement, scheduler
+// and sentry (mTLS), as the checkout's workflows run.
 
 var noopRetry = &workflow.RetryPolicy{
 	MaxAttempts: 5, InitialRetryInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
@@ -118,7 +120,12 @@ func runNoopSeries(ctx context.Context, cfg config, s *sagaSeries, log func(stri
 	}); err != nil {
 		return err
 	}
-	h, err := startWorkflowHost(ctx, cfg, "benchnoop", r)
+	shp, err := startShop(ctx, cfg, "local", "noop", log)
+	if err != nil {
+		return err
+	}
+	defer shp.stop()
+	h, err := startWorkflowHost(ctx, cfg, "benchnoop", r, shp.sys)
 	if err != nil {
 		return err
 	}

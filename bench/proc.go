@@ -96,6 +96,7 @@ type daprdOptions struct {
 	config    string // Configuration file
 	placement string // host:port, or empty for none
 	scheduler string // host:port, or empty for none
+	sentry    string // host:port: mTLS with sentry's identity, or empty for none
 	env       []string
 	profiling bool // serve pprof on a free port (daprd's --enable-profiling)
 }
@@ -110,6 +111,7 @@ func startDaprd(bin string, o daprdOptions) (*daprd, error) {
 		Config:          o.config,
 		Placement:       o.placement,
 		Scheduler:       o.scheduler,
+		SentryAddress:   o.sentry,
 		LogLevel:        "warn",
 	}
 	if o.appPort > 0 {
@@ -173,7 +175,10 @@ spec:
     enabled: true
     http:
       increasedCardinality: false
-  nameResolution:
+` + benchNameResolution
+
+// benchNameResolution is benchConfig's name resolution block.
+const benchNameResolution = `  nameResolution:
     component: sqlite
     version: v1
     configuration:

@@ -122,16 +122,6 @@ func (pp *pubsubProfile) markdown() string {
 	fmt.Fprintf(&b, "The direct client, measured the same way right after (%.0f msg/s): **%.1f µs** per message in all (%s), so the path through the sidecars costs **%.1f ×** its CPU per message; "+
 		"were both paths bound by the CPU of two cores alone, the sidecars' rate would be about %.2f × the direct client's.\n\n",
 		pp.directRun.rate, float64(direct)/1e3, strings.Join(parts, ", "), float64(all)/float64(max(direct, 1)), float64(direct)/float64(max(all, 1)))
-	for _, pr := range pp.profiles {
-		if pr.err != nil {
-			fmt.Fprintf(&b, "- %s: no profile: `%s`\n\n", pr.name, oneLine(pr.err))
-			continue
-		}
-		fmt.Fprintf(&b, "- %s, the functions with the most CPU in and below them (`go tool pprof -top -cum`, plumbing hidden as in part 2):\n\n  ```\n  flat  flat%%   sum%%   cum   cum%%\n", pr.name)
-		for _, l := range pr.top {
-			fmt.Fprintf(&b, "  %s\n", l)
-		}
-		fmt.Fprintf(&b, "  ```\n\n")
-	}
+	writeProfiles(&b, pp.profiles)
 	return b.String()
 }

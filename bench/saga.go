@@ -17,8 +17,8 @@ import (
 // Part 2: the checkout saga (services/orders, Dapr Workflow) at rising
 // arrival rates, through the gateway of the whole local system started by
 // the launcher, next to the same workflow with no-op activities on a
-// sidecar of its own (the engine's ceiling on this machine), and the same
-// participant calls run by Dapr Workflow and by DTM. By role: the series
+// sidecar of its own joined to that system (the engine's ceiling in it),
+// and the same participant calls run by Dapr Workflow and by DTM. By role: the series
 // and the rising rates here; the systems they run on, driven and audited
 // through the shop's client, shop.go; the checkout series checkout.go,
 // the ceiling noop.go (its engine wfhost.go), the participant calls
@@ -67,6 +67,9 @@ type sagaResults struct {
 	stepDur  time.Duration
 	stateOps []stateOp // per completed saga, real saga only
 	sagas    int       // completed sagas the counts are divided by
+	// orderReads is the benchmark's reads of an order per saga (its
+	// latency polling), each one get of orders' store in stateOps.
+	orderReads float64
 	// dtmVersion is the DTM release tools/dtm pins.
 	dtmVersion string
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,6 +48,22 @@ type shop struct {
 	// capacity is how many more one-unit orders the stock and money allow.
 	capacity func() int
 	stop     func()
+	// orderReads counts the reads of one order through the gateway (the
+	// latency polling), each one get of orders' store.
+	orderReads *countingTransport
+}
+
+// countingTransport counts the GET requests of one order it carries.
+type countingTransport struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/orders/"); ok && r.Method == http.MethodGet && rest != "" && !strings.Contains(rest, "/") {
+		t.n.Add(1)
+	}
+	return t.next.RoundTrip(r)
 }
 
 // check waits for the sagas the audit knows of to end (a minute at most:
@@ -83,7 +102,8 @@ func startShop(ctx context.Context, cfg config, profile, name string, log func(s
 			sh.stop()
 		}
 	}()
-	c, apps, err := shopclient.ForSystem(sys, nil)
+	sh.orderReads = &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}}
+	c, apps, err := shopclient.ForSystem(sys, &http.Client{Timeout: 30 * time.Second, Transport: sh.orderReads})
 	if err != nil {
 		return nil, err
 	}

@@ -177,3 +177,26 @@ func readTrustAnchors(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Join makes d a sidecar of the running system as another app's would be:
+// the system's placement and scheduler and, when the apps run with mTLS,
+// sentry's identity, with the variable holding its root certificate to add
+// to daprd's environment. The benchmark hosts its no-op workflow so, on
+// the control plane and the security of the system it compares with.
+func (s *System) Join(d daprproc.Daprd) (daprproc.Daprd, []string, error) {
+	if len(s.apps) == 0 {
+		return d, nil, errors.New("join the system: it has no apps")
+	}
+	a := s.apps[0]
+	d.Placement = controlPlaneAddr(a.PlacementHostAddr, 50005)
+	d.Scheduler = controlPlaneAddr(a.SchedulerHostAddr, 50006)
+	if !s.mtls {
+		return d, nil, nil
+	}
+	anchors, err := readTrustAnchors(s.trustAnchorsFile())
+	if err != nil {
+		return d, nil, fmt.Errorf("join the system: %w", err)
+	}
+	d.SentryAddress = sentryAddr
+	return d, []string{trustAnchorsEnv + "=" + string(anchors)}, nil
+}

@@ -12,11 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/daprshop/daprshop/internal/daprproc"
 
 	"github.com/daprshop/daprshop/internal/proc"
 )
@@ -365,6 +368,52 @@ func TestPlanStartsSentryFirst(t *testing.T) {
 				assert.Contains(t, sentry.Args, "--issuer-credentials="+filepath.Join(root, ".data", "test", "sentry"))
 				assert.Equal(t, "sentry", filepath.Base(sentry.Path))
 			}
+		})
+	}
+}
+
+func TestJoin(t *testing.T) {
+	root := t.TempDir()
+	anchors := selfSignedPEM(t)
+	tests := []struct {
+		name          string
+		s             *System
+		anchorsOnDisk bool
+		wantPlacement string
+		wantScheduler string
+		wantSentry    string
+		wantEnv       []string
+		wantErr       string
+	}{
+		{name: "without mTLS: the control plane only", s: &System{apps: []App{{}}},
+			wantPlacement: "127.0.0.1:50005", wantScheduler: "127.0.0.1:50006"},
+		{name: "the run file's control plane", s: &System{apps: []App{{AppSettings: AppSettings{SharedSettings: SharedSettings{PlacementHostAddr: "127.0.0.1:51005", SchedulerHostAddr: "localhost"}}}}},
+			wantPlacement: "127.0.0.1:51005", wantScheduler: "localhost:50006"},
+		{name: "with mTLS: sentry and its root certificate", s: &System{apps: []App{{}}, mtls: true}, anchorsOnDisk: true,
+			wantPlacement: "127.0.0.1:50005", wantScheduler: "127.0.0.1:50006", wantSentry: sentryAddr,
+			wantEnv: []string{"DAPR_TRUST_ANCHORS=" + string(anchors)}},
+		{name: "with mTLS before sentry wrote its root: refused", s: &System{apps: []App{{}}, mtls: true},
+			wantErr: "read sentry's root certificate"},
+		{name: "no apps: refused", s: &System{}, wantErr: "it has no apps"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.s.cfg = Config{RootDir: filepath.Join(root, strconv.Itoa(i)), Profile: "local"}
+			if tt.anchorsOnDisk {
+				require.NoError(t, os.MkdirAll(tt.s.sentryDir(), 0o700))
+				require.NoError(t, os.WriteFile(tt.s.trustAnchorsFile(), anchors, 0o600))
+			}
+			d, env, err := tt.s.Join(daprproc.Daprd{AppID: "benchnoop"})
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "benchnoop", d.AppID)
+			assert.Equal(t, tt.wantPlacement, d.Placement)
+			assert.Equal(t, tt.wantScheduler, d.Scheduler)
+			assert.Equal(t, tt.wantSentry, d.SentryAddress)
+			assert.Equal(t, tt.wantEnv, env)
 		})
 	}
 }
