@@ -135,9 +135,25 @@ test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to
 	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: test-e2e
-test-e2e: tools $(BIN)/promql-names $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## the end-to-end suite alone, on PROFILE with NAMERESOLUTION (SKIP: a -skip pattern)
+test-e2e: tools $(BIN)/promql-names $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) browser-deps ## the end-to-end suite alone, on PROFILE with NAMERESOLUTION (SKIP: a -skip pattern)
 	@echo "end-to-end suite: profile $(PROFILE), name resolution $(NAMERESOLUTION)"
 	PROFILE=$(PROFILE) NAMERESOLUTION=$(NAMERESOLUTION) $(GO) test -v -count=1 -timeout 15m $(if $(SKIP),-skip '$(SKIP)') ./tests/
+
+# The browser tests' one npm package (playwright-core, pinned by
+# tests/browser/package-lock.json), when npm is here: without it
+# TestStorefrontInABrowser says why it skipped (and fails in CI).
+.PHONY: browser-deps
+browser-deps: ## install the browser tests' npm package (playwright-core) into tests/browser/node_modules
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ] || \
+	  npm ci --prefix tests/browser --no-audit --no-fund; \
+	else echo "browser-deps: npm is not installed; the browser tests will be skipped"; fi
+
+# The storefront's screenshots in docs/ (the README shows one), taken by
+# the browser tests against a system of their own.
+.PHONY: screenshots
+screenshots: tools $(BIN)/promql-names browser-deps ## rewrite docs/storefront-*.png by the browser tests (needs chromium)
+	SCREENSHOTS=$(CURDIR)/docs $(GO) test -v -count=1 -timeout 15m -run 'TestStorefrontInABrowser' ./tests/
 
 # The profiles other than local need their servers on 127.0.0.1 (Redis,
 # PostgreSQL with RabbitMQ, MariaDB with Mosquitto; .ci/run starts them);

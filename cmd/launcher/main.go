@@ -100,6 +100,8 @@ The apps' binaries are built (.bin/apps/); after a code change, run ` + "`make a
 const tryIt = `
 daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
 
+  The storefront: open http://127.0.0.1:%[1]d/ in a browser. The same through the API:
+
   # register (201), then log in for a token
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' \
        -d '{"email":"ada@example.com","name":"Ada","password":"correct horse battery"}'

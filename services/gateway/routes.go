@@ -20,6 +20,7 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle("/healthz", web.HandleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", web.HandleReadyz(logger, ready)).Methods(http.MethodGet)
 	r.Handle("/openapi.yaml", handleOpenAPI()).Methods(http.MethodGet)
+	addStorefront(r, logger, storefront)
 
 	limit := limitRequests(logger, lim)
 	public := func(h http.Handler) http.Handler { return limit(h) }
