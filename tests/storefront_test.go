@@ -46,7 +46,10 @@ func TestStorefrontInABrowser(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "storefront.test.mjs")
 	cmd.Dir = "browser"
-	cmd.Env = append(os.Environ(), "SHOP_URL="+gatewayURL(t), "CHROMIUM="+chromium) // and SCREENSHOTS, if set
+	gw, ok := sys.App("gateway")
+	require.True(t, ok)
+	cmd.Env = append(os.Environ(), "SHOP_URL="+gatewayURL(t), "CHROMIUM="+chromium, // and SCREENSHOTS, if set
+		"SHOP_RATE_BURST="+gw.Env["RATE_LIMIT_BURST"])
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test tests/browser/storefront.test.mjs:\n%s", out)
 	require.NoError(t, err, "the browser tests failed (their output is above)")

@@ -209,6 +209,28 @@ test('another person cannot see the order by its address', async (t) => {
   assert.equal(await other.locator('.status').count(), 0);
 });
 
+test('over the rate limit, the page says when to try again', async (t) => {
+  const page = await newPage(t);
+  await register(page);
+  // The page's own client, four times the gateway's burst of reads at once
+  // (SHOP_RATE_BURST: the run file's RATE_LIMIT_BURST), far more than
+  // what refills while they run.
+  const burst = Number.parseInt(process.env.SHOP_RATE_BURST || '', 10);
+  assert.ok(burst > 0, 'SHOP_RATE_BURST names the gateway\'s burst');
+  const seen = await page.evaluate(async (n) => {
+    const { call } = await import('/static/api.js');
+    const { report } = await import('/static/notice.js');
+    const results = await Promise.allSettled(Array.from({ length: n }, () => call('GET', '/api/v1/orders', { auth: true })));
+    const limited = results.filter((r) => r.status === 'rejected' && r.reason.status === 429);
+    if (limited.length) report(limited[0].reason);
+    return { limited: limited.length, retryAfter: limited[0]?.reason.retryAfter, notice: document.getElementById('notice').textContent };
+  }, 4 * burst);
+  assert.ok(seen.limited > 0, `some of the ${4 * burst} were refused`);
+  assert.ok(seen.retryAfter >= 1, `Retry-After: ${seen.retryAfter}`);
+  assert.equal(seen.notice, `Too many requests. Try again in ${seen.retryAfter} seconds.`);
+  assert.ok(await page.locator('#notice').isVisible());
+});
+
 test('the keyboard reaches every part of a page', async (t) => {
   const page = await newPage(t);
   await page.goto(`${base}/`);
