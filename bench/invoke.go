@@ -351,14 +351,14 @@ func (r *invokeResults) markdown() string {
 	tc, tb := median(dp.maxRPS), median(px.maxRPS)
 	addC := medianDur(dp.p50) - medianDur(a.p50)
 	addB := medianDur(px.p50) - medianDur(a.p50)
-	fmt.Fprintf(&b, "\n**Ratios.** Throughput of (c) is **%.2f × (b)** (target ≥ 0.75, issue 19: %s). Added p50 over (a): (c) **+%s** (target ≤ 1.0 ms: %s), (b) +%s. "+
+	fmt.Fprintf(&b, "\n**Ratios.** Throughput of (c) is **%s × (b)** (target ≥ 0.75, issue 19: %s). Added p50 over (a): (c) **+%s** (target ≤ 1.0 ms: %s), (b) +%s. "+
 		"Added p99 over (a): (c) +%s, (b) +%s. Throughput of (c) is %.2f × (a), of (b) %.2f × (a).\n\n",
-		tc/tb, verdict(tc/tb >= 0.75), ms(addC), verdict(addC <= time.Millisecond), ms(addB),
+		ratio(tc/tb, 0.75), verdict(tc/tb >= 0.75), ms(addC), verdict(addC <= time.Millisecond), ms(addB),
 		ms(medianDur(dp.p99)-medianDur(a.p99)), ms(medianDur(px.p99)-medianDur(a.p99)), tc/median(a.maxRPS), tb/median(a.maxRPS))
 	if len(r.hops) > 3 {
 		td := median(r.hops[3].maxRPS)
-		fmt.Fprintf(&b, "With name resolution that keeps its answers, (d) is **%.2f × (b)** (target ≥ 0.75: %s); added p50 over (a) +%s.\n\n",
-			td/tb, verdict(td/tb >= 0.75), ms(medianDur(r.hops[3].p50)-medianDur(a.p50)))
+		fmt.Fprintf(&b, "With name resolution that keeps its answers, (d) is **%s × (b)** (target ≥ 0.75: %s); added p50 over (a) +%s.\n\n",
+			ratio(td/tb, 0.75), verdict(td/tb >= 0.75), ms(medianDur(r.hops[3].p50)-medianDur(a.p50)))
 	} else if r.mdnsErr != nil {
 		fmt.Fprintf(&b, "(d) was not measured: `%s` (mDNS needs multicast on an interface).\n\n", oneLine(r.mdnsErr))
 	}

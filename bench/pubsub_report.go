@@ -89,10 +89,10 @@ func (r *pubsubResults) markdown() string {
 		}
 	}
 	fmt.Fprintf(&b, "\n**Ratios.** Published as the services publish (gRPC, their CloudEvent), p99 through the sidecars is the direct client's **+%s** (target ≤ +5 ms: %s); p50 +%s; "+
-		"sustained throughput **%.2f ×** the direct client's (target ≥ 0.3: %s). The fastest Dapr path (%s) reaches **%.2f ×**.\n\n",
+		"sustained throughput **%s ×** the direct client's (target ≥ 0.3: %s). The fastest Dapr path (%s) reaches **%.2f ×**.\n\n",
 		ms(p99d-p99n), verdict(p99d-p99n <= 5*time.Millisecond),
 		ms(pick(d, func(x pubsubRun) time.Duration { return x.p50 })-pick(n, func(x pubsubRun) time.Duration { return x.p50 })),
-		median(rates(r.sustained["dapr-grpc"]))/direct, verdict(median(rates(r.sustained["dapr-grpc"]))/direct >= 0.3), bestKey, best/direct)
+		ratio(median(rates(r.sustained["dapr-grpc"]))/direct, 0.3), verdict(median(rates(r.sustained["dapr-grpc"]))/direct >= 0.3), bestKey, best/direct)
 	b.WriteString(r.profile.markdown())
 	fmt.Fprintf(&b, "<details><summary>Every repetition</summary>\n\n| rep | path | sustained msg/s | p50 | p90 | p99 |\n|---:|---|---:|---:|---:|---:|\n")
 	for i := range r.sustained[r.paths[0].key] {

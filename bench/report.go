@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -151,6 +153,24 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", v)
 	}
 	return fmt.Sprintf("%.0f ms", v)
+}
+
+// ratio formats x, judged against target, with two decimals, or three
+// when two would round it onto the other side of the target (0.497 shown
+// as 0.50 beside "not met" would read as a contradiction).
+func ratio(x, target float64) string {
+	crosses := func(s string) bool {
+		r, err := strconv.ParseFloat(s, 64)
+		return err == nil && (r >= target) != (x >= target)
+	}
+	s := fmt.Sprintf("%.2f", x)
+	if crosses(s) {
+		s = fmt.Sprintf("%.3f", x)
+	}
+	if crosses(s) { // only a ratio just under its target rounds up onto it
+		s = fmt.Sprintf("%.3f", math.Floor(x*1000)/1000)
+	}
+	return s
 }
 
 func verdict(ok bool) string {

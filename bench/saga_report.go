@@ -82,7 +82,7 @@ func (r *sagaResults) markdown() string {
 	fmt.Fprintf(&b, "%s.\n\n", strings.Join(parts, "; "))
 	if best["noop"] > 0 && best["local"] > 0 {
 		x := best["local"] / best["noop"]
-		fmt.Fprintf(&b, "**Ratios.** The checkout saga reaches **%.2f ×** the no-op ceiling on the local profile (target ≥ 0.6, issue 19: %s)", x, verdict(x >= 0.6))
+		fmt.Fprintf(&b, "**Ratios.** The checkout saga reaches **%s ×** the no-op ceiling on the local profile (target ≥ 0.6, issue 19: %s)", ratio(x, 0.6), verdict(x >= 0.6))
 		if best["redis"] > 0 {
 			y := best["redis"] / best["noop"]
 			held := "whose invariants were not checked"
@@ -111,7 +111,7 @@ func (r *sagaResults) markdown() string {
 					}
 					w += "; DTM did not saturate within the run's rates and stock, so its ceiling is higher and the true ratio lower"
 				}
-				fmt.Fprintf(&b, " Like for like, the same participant calls by Dapr Workflow reach **%.2f ×** DTM (target ≥ 0.5: %s), and the checkout %.2f × those calls by Dapr Workflow (what the order itself costs: saving it, its end, its event and notification).", z, w, best["local"]/best["daprcalls"])
+				fmt.Fprintf(&b, " Like for like, the same participant calls by Dapr Workflow reach **%s ×** DTM (target ≥ 0.5: %s), and the checkout %.2f × those calls by Dapr Workflow (what the order itself costs: saving it, its end, its event and notification).", ratio(z, 0.5), w, best["local"]/best["daprcalls"])
 			} else {
 				fmt.Fprintf(&b, " (The like-for-like series, the same calls by Dapr Workflow, has no figure: target ≥ 0.5 × DTM %s.)", verdict(false))
 			}
