@@ -111,8 +111,37 @@ infra: tools $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## for the Da
 	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -infra -profile $(PROFILE) -nameresolution $(NAMERESOLUTION)
 
 .PHONY: apps
-apps: ## build every app's binary into .bin/apps/ (what dapr/dapr.yaml runs; make run and make infra build them too)
-	@for app in $(IMAGE_APPS); do $(GO) build -o $(BIN)/apps/$$app ./services/$$app || exit 1; done
+apps: ## build every app: the Go apps' binaries into .bin/apps/, the Node.js app with npm (what dapr/dapr.yaml runs; make run and make infra build them too)
+	@for app in $(GO_APPS); do $(GO) build -o $(BIN)/apps/$$app ./services/$$app || exit 1; done
+	@$(MAKE) --no-print-directory apps-node
+
+# The Node.js apps: dependencies from the lock file (when it is newer than
+# the install), then tsc.
+.PHONY: apps-node
+apps-node:
+	@command -v npm >/dev/null 2>&1 || { echo "apps: no npm here, so $(NODE_APPS) is not built (Node.js $(MIN_NODE) or later with npm builds it; the launcher runs the rest without it)"; exit 0; }; \
+	for app in $(NODE_APPS); do \
+	  [ services/$$app/node_modules/.package-lock.json -nt services/$$app/package-lock.json ] || \
+	    npm ci --prefix services/$$app --ignore-scripts --no-audit --no-fund || exit 1; \
+	  npm run --prefix services/$$app --silent build || exit 1; \
+	done
+
+# The apps on Node.js (a package.json in their folder) and the Go ones.
+NODE_APPS := $(patsubst services/%/package.json,%,$(wildcard services/*/package.json))
+GO_APPS    = $(filter-out $(NODE_APPS),$(IMAGE_APPS))
+
+# The Node.js app's unit tests (node --test), from its lock file. In CI
+# (CI set) they must run; elsewhere, without npm, they are skipped with a line.
+.PHONY: test-ts
+test-ts: ## the TypeScript app's unit tests (services/recommendations: tsc, then node --test)
+	@if ! command -v npm >/dev/null 2>&1 && [ -z "$$CI" ]; then \
+	  echo "test-ts: npm is not installed; the TypeScript tests are skipped (Node.js $(MIN_NODE) or later runs them)"; exit 0; fi; \
+	for app in $(NODE_APPS); do \
+	  [ services/$$app/node_modules/.package-lock.json -nt services/$$app/package-lock.json ] || \
+	    npm ci --prefix services/$$app --ignore-scripts --no-audit --no-fund || exit 1; \
+	  npm test --prefix services/$$app || exit 1; \
+	done
+MIN_NODE := 20
 
 .PHONY: test
 test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to-end tests against the real system
@@ -123,6 +152,7 @@ test: tools vet $(BIN)/promql-names ## vet, unit tests, alert rules, then end-to
 	@# The benchmark's own module: its unit tests (the ceiling's settings
 	@# are the project's), not its measurements (`make bench`).
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory test-ts
 	@$(MAKE) --no-print-directory check-observability
 	@$(MAKE) --no-print-directory check-k8s
 	@# A short fuzz run of every decoder of outside input (`make fuzz` runs longer).
@@ -231,8 +261,9 @@ chaos: tools $(BIN)/promql-names ## the fault and attack scenarios at full count
 	  $(GO) test -v -count=1 -timeout 60m -run '$(CHAOS_RUN)' ./tests/
 
 .PHONY: test-unit
-test-unit: vet ## unit tests only (no sidecars)
+test-unit: vet ## unit tests only (no sidecars), the TypeScript app's too
 	$(GO) test $(RACE) -count=1 -short ./...
+	@$(MAKE) --no-print-directory test-ts
 
 # promtool is Debian's `prometheus` package (.ci/run installs it).
 .PHONY: check-observability
@@ -328,10 +359,14 @@ images: ## build every app's image with DOCKER (docker; podman works) as IMAGE_R
 	  echo "images: no container engine answers '$(DOCKER) info' (is the daemon running, and may you use it?)."; \
 	  echo "images: nothing was built. Start one, or run 'make images DOCKER=podman'; deploy/README.md has the commands."; \
 	  exit 1; }
-	@for app in $(IMAGE_APPS); do \
+	@for app in $(GO_APPS); do \
 	  echo "images: $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG)"; \
 	  DOCKER_BUILDKIT=1 $(DOCKER) build -f deploy/Dockerfile --build-arg SERVICE=$$app \
 	    -t $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG) . || exit 1; \
+	done
+	@for app in $(NODE_APPS); do \
+	  echo "images: $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG)"; \
+	  DOCKER_BUILDKIT=1 $(DOCKER) build -t $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG) services/$$app || exit 1; \
 	done
 	@# The redis overlay's state store (deploy/k8s/state/redis names this
 	@# image in full, in an annotation; check-k8s holds the tag equal).
@@ -416,14 +451,33 @@ $(BIN)/k8s/dapr-crds/.done: tools/go.mod
 # reads it. Always rebuilt: the Go builds are cached.
 K8S_IMAGES := $(BIN)/k8s/images
 PAUSE_TAG  := 3.10.1
+NODE_LIBS   = $(shell ldd "$$(command -v node)" 2>/dev/null | awk '$$2 == "=>" {print $$3} $$1 ~ /^\// {print $$1}' | sort -u)
 REDIS_LIBS  = $(shell ldd /usr/bin/redis-server 2>/dev/null | awk '$$2 == "=>" {print $$3} $$1 ~ /^\// {print $$1}' | sort -u)
 .PHONY: k8s-images
 k8s-images: $(DAPR_BINS) $(BIN)/k8s/coredns ## build every image the Kubernetes manifests run (and daprd's) into .bin/k8s/images/ (tools/image; no engine or registry needed)
 	@mkdir -p $(K8S_IMAGES)
 	@cd tools/image && CGO_ENABLED=0 $(GO) build -trimpath -o ../../$(BIN)/k8s/mkimage .
-	@for app in $(IMAGE_APPS); do \
+	@for app in $(GO_APPS); do \
 	  printf 'k8s-images: %s ' "$(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG)"; \
 	  $(BIN)/k8s/mkimage -dockerfile deploy/Dockerfile -context . -build-arg SERVICE=$$app \
+	    -tag $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG) -o $(K8S_IMAGES)/$$app.tar || exit 1; \
+	done
+	@# A Node.js app (services/<app>/Dockerfile): what its Dockerfile's two
+	@# stages make, from files: the app compiled here, its production
+	@# dependencies from its lock file, and this machine's node with its
+	@# libraries on the static base (its nonroot user 65532), where
+	@# distroless "nodejs20" keeps node (/nodejs/bin/node).
+	@command -v node >/dev/null || { echo "k8s-images: the Node.js apps' images are made from this machine's node: install Node.js $(MIN_NODE) or later"; exit 1; }
+	@for app in $(NODE_APPS); do \
+	  stage=$(K8S_IMAGES)/$$app.stage; rm -rf $$stage && mkdir -p $$stage && \
+	  cp services/$$app/package.json services/$$app/package-lock.json $$stage/ && \
+	  npm ci --prefix $$stage --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null && \
+	  $(MAKE) --no-print-directory apps-node NODE_APPS=$$app && \
+	  printf 'k8s-images: %s ' "$(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG)" && \
+	  $(BIN)/k8s/mkimage -base static -user 65532:65532 -entrypoint "/nodejs/bin/node /app/dist/src/main.js" \
+	    -add /nodejs/bin/node=$$(command -v node) $(foreach l,$(NODE_LIBS),-add $(l)=$(l)) \
+	    -add /app/package.json=$$stage/package.json -add /app/node_modules=$$stage/node_modules \
+	    -add /app/dist/src=services/$$app/dist/src \
 	    -tag $(IMAGE_REGISTRY)/$$app:$(IMAGE_TAG) -o $(K8S_IMAGES)/$$app.tar || exit 1; \
 	done
 	@printf 'k8s-images: %s ' "$(IMAGE_REGISTRY)/redisstate:$(IMAGE_TAG)"

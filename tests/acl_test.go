@@ -2,6 +2,7 @@ package tests
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,13 +39,14 @@ func TestACLLetsTheGatewayReadAUser(t *testing.T) {
 func TestACLAllowsTheListedCalls(t *testing.T) {
 	skipShort(t)
 	id := uuid.NewString()
-	tests := []struct {
+	type call struct {
 		name                  string
 		via, method, target   string
 		path                  string
 		wantStatus            int // 0: anything the app answers
 		wantProblemFromTheApp bool
-	}{
+	}
+	tests := []call{
 		{name: "gateway registers a user", via: "gateway", method: http.MethodPost, target: "users", path: "/users", wantStatus: http.StatusBadRequest, wantProblemFromTheApp: true},
 		{name: "gateway logs in", via: "gateway", method: http.MethodPost, target: "users", path: "/sessions", wantStatus: http.StatusBadRequest, wantProblemFromTheApp: true},
 		{name: "gateway reads a wallet", via: "gateway", method: http.MethodGet, target: "payments", path: "/users/" + id + "/wallet"},
@@ -56,6 +58,9 @@ func TestACLAllowsTheListedCalls(t *testing.T) {
 		{name: "gateway reads an order", via: "gateway", method: http.MethodGet, target: "orders", path: "/users/" + id + "/orders/" + uuid.NewString()},
 		{name: "gateway cancels an order", via: "gateway", method: http.MethodDelete, target: "orders", path: "/users/" + id + "/orders/" + uuid.NewString(), wantProblemFromTheApp: true},
 		{name: "orders reads a product", via: "orders", method: http.MethodGet, target: "catalog", path: "/products/" + id},
+	}
+	if slices.Contains(apps, "recommendations") {
+		tests = append(tests, call{name: "gateway reads recommendations", via: "gateway", method: http.MethodGet, target: "recommendations", path: "/products/kettle/recommendations", wantStatus: http.StatusOK})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,11 +83,12 @@ func TestACLAllowsTheListedCalls(t *testing.T) {
 func TestACLRefusesTheRest(t *testing.T) {
 	skipShort(t)
 	id := uuid.NewString()
-	tests := []struct {
+	type call struct {
 		name                string
 		via, method, target string
 		path                string
-	}{
+	}
+	tests := []call{
 		{name: "payments may not read a user", via: "payments", method: http.MethodGet, target: "users", path: "/users/" + id},
 		{name: "gateway may not reach an unlisted path", via: "gateway", method: http.MethodPost, target: "users", path: "/events/user-registered"},
 		{name: "gateway may not use an unlisted verb on a listed path", via: "gateway", method: http.MethodGet, target: "users", path: "/sessions"},
@@ -95,6 +101,14 @@ func TestACLRefusesTheRest(t *testing.T) {
 		{name: "orders may not change a product", via: "orders", method: http.MethodPut, target: "catalog", path: "/products/" + id},
 		{name: "users may not invoke the gateway", via: "users", method: http.MethodGet, target: "gateway", path: "/healthz"},
 		{name: "notifications may not invoke the gateway", via: "notifications", method: http.MethodGet, target: "gateway", path: "/api/v1/products"},
+	}
+	if slices.Contains(apps, "recommendations") {
+		tests = append(tests, []call{
+			{name: "orders may not read recommendations", via: "orders", method: http.MethodGet, target: "recommendations", path: "/products/kettle/recommendations"},
+			{name: "gateway may not deliver an event to recommendations", via: "gateway", method: http.MethodPost, target: "recommendations", path: "/events/order-completed"},
+			{name: "a `**` in recommendations' policy stands for one segment only", via: "gateway", method: http.MethodGet, target: "recommendations", path: "/products/a/b/recommendations"},
+			{name: "recommendations may not read a product", via: "recommendations", method: http.MethodGet, target: "catalog", path: "/products/" + id},
+		}...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

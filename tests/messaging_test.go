@@ -28,12 +28,14 @@ func profileName() string {
 }
 
 // orderFinishedEvent is an order.completed event for user u, as orders
-// publishes it.
+// publishes it (its schema's required fields: recommendations, which
+// subscribes too, would dead-letter less).
 func orderFinishedEvent(id, userID, orderID string) map[string]any {
 	return map[string]any{
 		"specversion": "1.0", "id": id, "source": "e2e", "type": "com.daprshop.order.completed",
 		"datacontenttype": "application/json",
-		"data":            map[string]any{"order_id": orderID, "user_id": userID, "status": "completed", "total_cents": 100},
+		"data": map[string]any{"order_id": orderID, "user_id": userID, "status": "completed", "total_cents": 100,
+			"items": []map[string]any{{"product_id": "e2e-latency", "quantity": 1}}},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,9 +115,10 @@ func secSidecarAPIs(t *testing.T, env *secEnv) {
 func secAppRoutes(t *testing.T, env *secEnv) {
 	tally, daprToken, appToken, ada, pa, target := env.tally, env.daprToken, env.appToken, env.ada, env.pa, env.target
 	someOrder := uuid.NewString()
-	routes := []struct {
+	type route struct {
 		app, method, path string
-	}{
+	}
+	routes := []route{
 		{"users", http.MethodPost, "/users"},
 		{"users", http.MethodGet, "/users/" + ada.ID},
 		{"users", http.MethodPost, "/sessions"},
@@ -147,6 +149,12 @@ func secAppRoutes(t *testing.T, env *secEnv) {
 		{"notifications", http.MethodPost, "/events/dead-letters/user.registered.payments.deadletter"},
 		{"notifications", http.MethodPost, "/events/dead-letters/order.completed.notifications.deadletter"},
 		{"notifications", http.MethodPost, "/events/dead-letters/order.cancelled.notifications.deadletter"},
+		{"notifications", http.MethodPost, "/events/dead-letters/order.completed.recommendations.deadletter"},
+	}
+	if slices.Contains(apps, "recommendations") {
+		routes = append(routes,
+			route{"recommendations", http.MethodGet, "/products/" + pa.ID + "/recommendations"},
+			route{"recommendations", http.MethodPost, "/events/order-completed"})
 	}
 	variants := []struct {
 		name   string

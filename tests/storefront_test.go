@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,6 +51,9 @@ func TestStorefrontInABrowser(t *testing.T) {
 	require.True(t, ok)
 	cmd.Env = append(os.Environ(), "SHOP_URL="+gatewayURL(t), "CHROMIUM="+chromium, // and SCREENSHOTS, if set
 		"SHOP_RATE_BURST="+gw.Env["RATE_LIMIT_BURST"])
+	if slices.Contains(apps, "recommendations") {
+		cmd.Env = append(cmd.Env, "RECOMMENDATIONS=1") // the product page has them
+	}
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test tests/browser/storefront.test.mjs:\n%s", out)
 	require.NoError(t, err, "the browser tests failed (their output is above)")

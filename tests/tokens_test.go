@@ -26,7 +26,7 @@ func TestAppsFailClosedWithoutTokens(t *testing.T) {
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
 	for _, app := range apps {
-		bin := filepath.Join(root, ".bin", "apps", app)
+		bin, args, dir := appCommand(t, root, app)
 		want := "DAPR_API_TOKEN and APP_API_TOKEN not set"
 		if app == "gateway" {
 			// Its routes are public; what guards it is its sidecar's token.
@@ -35,7 +35,8 @@ func TestAppsFailClosedWithoutTokens(t *testing.T) {
 		t.Run(app+" without tokens", func(t *testing.T) {
 			t.Parallel()
 			var stderr bytes.Buffer
-			cmd := exec.Command(bin)
+			cmd := exec.Command(bin, args...)
+			cmd.Dir = dir
 			cmd.Env = isolatedEnv(t)
 			cmd.Stderr = &stderr
 			err := cmd.Run()
@@ -54,6 +55,8 @@ func TestAppsFailClosedWithoutTokens(t *testing.T) {
 			serving := daprdtest.Run(t, proc.Spec{
 				Name:  app,
 				Path:  bin,
+				Args:  args,
+				Dir:   dir,
 				Env:   env,
 				Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz", port), http.StatusOK),
 			}, 30*time.Second) // it serves
@@ -62,6 +65,21 @@ func TestAppsFailClosedWithoutTokens(t *testing.T) {
 			assert.Contains(t, stdout.String(), "DAPRSHOP_INSECURE_NO_TOKENS is set: running without API tokens")
 		})
 	}
+}
+
+// appCommand is how the run file starts app: the binary the launcher built
+// for a Go app, the run file's command (node and its script) for another,
+// in the app's folder.
+func appCommand(t *testing.T, root, app string) (bin string, args []string, dir string) {
+	t.Helper()
+	a, ok := sys.App(app)
+	require.True(t, ok, "app %s is in the run file", app)
+	if app != "recommendations" {
+		return filepath.Join(root, ".bin", "apps", app), nil, a.AppDirPath
+	}
+	bin, err := exec.LookPath(a.Command[0])
+	require.NoError(t, err)
+	return bin, a.Command[1:], a.AppDirPath
 }
 
 // isolatedEnv is an environment with no token and a sidecar address where

@@ -117,8 +117,11 @@ daprshop is up. Gateway: http://127.0.0.1:%[1]d   (Ctrl-C stops everything)
   curl -s 'http://127.0.0.1:%[1]d/api/v1/products?limit=3'
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/orders -H "Authorization: Bearer $TOKEN" \
        -H 'Content-Type: application/json' -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \
-       -d '{"items":[{"product_id":"espresso-beans-1kg","quantity":2}]}'
+       -d '{"items":[{"product_id":"espresso-beans-1kg","quantity":2},{"product_id":"paper-filters-100","quantity":1}]}'
   curl -s http://127.0.0.1:%[1]d/api/v1/orders -H "Authorization: Bearer $TOKEN"
+
+  # a moment later: what was bought with the beans (recommendations, the app in TypeScript)
+  curl -s http://127.0.0.1:%[1]d/api/v1/products/espresso-beans-1kg/recommendations
 
   # bad input gets a problem+json naming each field
   curl -s -X POST http://127.0.0.1:%[1]d/api/v1/users -H 'Content-Type: application/json' -d '{"email":"nope"}'

@@ -25,7 +25,8 @@ func (s *System) builtHere(a App) bool {
 	return len(a.Command) == 1 && resolve(a.AppDirPath, a.Command[0]) == s.appBinary(a.AppID)
 }
 
-// buildApps builds every app whose binary the launcher builds, in parallel.
+// buildApps builds every app whose binary the launcher builds, and every
+// Node.js app, in parallel.
 func (s *System) buildApps(ctx context.Context) error {
 	var (
 		wg   sync.WaitGroup
@@ -33,18 +34,26 @@ func (s *System) buildApps(ctx context.Context) error {
 		errs []error
 	)
 	for _, a := range s.apps {
-		if !s.builtHere(a) {
-			continue
+		switch {
+		case s.builtHere(a):
+			wg.Go(func() {
+				cmd := exec.CommandContext(ctx, "go", "build", "-o", s.appBinary(a.AppID), ".")
+				cmd.Dir = a.AppDirPath
+				if out, err := cmd.CombinedOutput(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("build %s: %w\n%s", a.AppID, err, out))
+					mu.Unlock()
+				}
+			})
+		case nodeApp(a):
+			wg.Go(func() {
+				if err := buildNodeApp(ctx, a.AppDirPath); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("build %s: %w", a.AppID, err))
+					mu.Unlock()
+				}
+			})
 		}
-		wg.Go(func() {
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", s.appBinary(a.AppID), ".")
-			cmd.Dir = a.AppDirPath
-			if out, err := cmd.CombinedOutput(); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("build %s: %w\n%s", a.AppID, err, out))
-				mu.Unlock()
-			}
-		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -140,6 +140,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		names = append(names, a.AppID, a.AppID+".daprd")
 	}
 	s.out = proc.NewLines(cfg.Output, "launcher", names...)
+	s.skipUnrunnable()
 
 	specs, err := s.plan(ctx)
 	if err != nil {

@@ -75,8 +75,14 @@ func TestServicesNameNoInfrastructure(t *testing.T) {
 	t.Parallel()
 	found := 0
 	err := filepath.WalkDir("../../services", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "node_modules" || d.Name() == "dist" {
+				return filepath.SkipDir // a Node.js app's dependencies and its build
+			}
+			return nil
 		}
 		if strings.Contains(path, string(filepath.Separator)+"testdata"+string(filepath.Separator)) {
 			return nil // fuzz corpora: generated input
@@ -88,9 +94,10 @@ func TestServicesNameNoInfrastructure(t *testing.T) {
 		found++
 		for i, line := range strings.Split(string(b), "\n") {
 			// A Go selector (r.state.Get) is not a component type: those
-			// are lower-case after the dot and never follow a dot.
+			// are lower-case after the dot and never follow a dot. Nor is
+			// npm's package-lock.json.
 			for _, m := range componentType.FindAllStringIndex(line, -1) {
-				if m[0] > 0 && line[m[0]-1] == '.' {
+				if m[0] > 0 && (line[m[0]-1] == '.' || line[m[0]-1] == '-') {
 					continue
 				}
 				assert.Fail(t, "a service names a component type", "%s:%d: %s", path, i+1, strings.TrimSpace(line))

@@ -346,7 +346,7 @@ func TestJetStreamTopicsOfTheRepository(t *testing.T) {
 	assert.Equal(t, []string{
 		"defaultusersuser.registeredoutbox",
 		"order.cancelled", "order.cancelled.notifications.deadletter",
-		"order.completed", "order.completed.notifications.deadletter",
+		"order.completed", "order.completed.notifications.deadletter", "order.completed.recommendations.deadletter",
 		"user.registered", "user.registered.notifications.deadletter", "user.registered.payments.deadletter",
 	}, got[0].Topics)
 }

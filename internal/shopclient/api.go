@@ -138,6 +138,27 @@ func (c *Client) Products(ctx context.Context) ([]Product, error) {
 	return page.Items, nil
 }
 
+// Recommendation is one product bought together with another, and in how
+// many completed orders.
+type Recommendation struct {
+	ProductID string `json:"product_id"`
+	Orders    int    `json:"orders"`
+}
+
+// Recommendations reads the products bought most often with productID (at
+// most limit of them).
+func (c *Client) Recommendations(ctx context.Context, productID string, limit int) ([]Recommendation, error) {
+	var page struct {
+		ProductID string           `json:"product_id"`
+		Items     []Recommendation `json:"items"`
+	}
+	err := c.call(ctx, "recommendations for "+productID, Request{Method: http.MethodGet, Path: fmt.Sprintf("/api/v1/products/%s/recommendations?limit=%d", productID, limit)}, http.StatusOK, &page)
+	if err == nil && page.ProductID != productID {
+		err = fmt.Errorf("recommendations for %s: the answer is for %q", productID, page.ProductID)
+	}
+	return page.Items, err
+}
+
 // PlaceOrder places an order under an idempotency key (202: its saga has
 // started).
 func (c *Client) PlaceOrder(ctx context.Context, token, key string, lines ...Line) (Order, error) {

@@ -35,6 +35,11 @@ func ForSystem(sys *launcher.System, hc *http.Client) (*Client, *Apps, error) {
 		}
 		apps.Base[id] = "http://127.0.0.1:" + strconv.Itoa(a.AppPort)
 	}
+	// recommendations runs where Node.js does (the launcher skips it
+	// elsewhere, and the shop works without it).
+	if a, ok := sys.App("recommendations"); ok {
+		apps.Base["recommendations"] = "http://127.0.0.1:" + strconv.Itoa(a.AppPort)
+	}
 	return New(apps.Base["gateway"], hc), apps, nil
 }
 
@@ -131,7 +136,7 @@ func (a *Apps) Merchant(ctx context.Context) (int64, error) {
 func (a *Apps) AwaitReady(ctx context.Context, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	for _, id := range []string{"gateway", "users", "catalog", "orders", "payments", "notifications"} {
+	for id := range a.Base {
 		for {
 			resp, err := send(ctx, a.HTTP, a.Base[id]+"/readyz", Request{Method: http.MethodGet})
 			if err == nil && resp.Status == http.StatusOK {

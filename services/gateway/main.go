@@ -12,6 +12,8 @@
 //	GET  /api/v1/wallet                → payments      GET  /users/{caller}/wallet
 //	GET  /api/v1/products       public → catalog       GET  /products (query passed on)
 //	GET  /api/v1/products/{id}  public → catalog       GET  /products/{id}
+//	GET  /api/v1/products/{id}/recommendations
+//	                            public → recommendations GET /products/{id}/recommendations (query passed on)
 //	POST /api/v1/orders                → orders        POST /users/{caller}/orders (Idempotency-Key passed on)
 //	GET  /api/v1/orders                → orders        GET  /users/{caller}/orders
 //	GET  /api/v1/orders/{id}           → orders        GET  /users/{caller}/orders/{id}

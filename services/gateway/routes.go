@@ -34,13 +34,14 @@ func addRoutes(r *mux.Router, logger *slog.Logger, inv *invoker, ready func(cont
 	r.Handle(api+"/wallet", private(inv.handle(logger, "payments", callerPath("/users/", "/wallet")))).Methods(http.MethodGet)
 	r.Handle(api+"/products", public(inv.handle(logger, "catalog", fixedPath("/products")))).Methods(http.MethodGet)
 	r.Handle(api+"/products/{id:"+idPattern+"}", public(inv.handle(logger, "catalog", varPath("/products/", "id", "")))).Methods(http.MethodGet)
+	r.Handle(api+"/products/{id:"+idPattern+"}/recommendations", public(inv.handle(logger, "recommendations", varPath("/products/", "id", "/recommendations")))).Methods(http.MethodGet)
 	r.Handle(api+"/orders", private(inv.handle(logger, "orders", callerPath("/users/", "/orders")))).Methods(http.MethodGet, http.MethodPost)
 	r.Handle(api+"/orders/{id:"+idPattern+"}", private(inv.handle(logger, "orders", callerOrderPath()))).Methods(http.MethodGet, http.MethodDelete)
 }
 
 // upstreamApps are the apps the routes above forward to, each behind its
 // own circuit breaker (breaker.go).
-var upstreamApps = []string{"users", "notifications", "payments", "catalog", "orders"}
+var upstreamApps = []string{"users", "notifications", "payments", "catalog", "orders", "recommendations"}
 
 // idPattern is what a product or order id in a public path may hold:
 // letters, digits, '-' and '_' (the services check the exact form). Any

@@ -38,4 +38,5 @@ var deadLetterTopics = []string{
 	"user.registered.payments.deadletter",
 	"order.completed.notifications.deadletter",
 	"order.cancelled.notifications.deadletter",
+	"order.completed.recommendations.deadletter",
 }

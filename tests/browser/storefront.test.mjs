@@ -129,6 +129,41 @@ test('register, log out, log in, buy two products, see the order completed', asy
   await shot(page, 'account');
 });
 
+// After the first test's order (a mug and filters, completed), the mug's
+// page shows the filters as bought with it, from the recommendations
+// service (RECOMMENDATIONS set: it runs); when that service does not
+// answer, the page shows the product and nothing about it, no error.
+test('a product page shows what was bought with it, and nothing when that service is down', async (t) => {
+  const page = await newPage(t);
+  if (process.env.RECOMMENDATIONS) {
+    await page.goto(`${base}/#/products/ceramic-mug-350ml`);
+    for (let i = 0; !(await page.getByRole('heading', { name: 'Often bought together' }).count()); i++) {
+      assert.ok(i < 60, 'the completed order reached the recommendations within 30 s');
+      await page.waitForTimeout(500);
+      await page.reload();
+      await page.getByRole('heading', { name: 'Ceramic Mug, 350 ml' }).waitFor(wait);
+    }
+    const together = page.getByRole('region', { name: 'Often bought together' });
+    await together.getByRole('link', { name: 'Paper Filters, pack of 100' }).waitFor(wait);
+    assert.match(await together.innerText(), /in \d+ orders?\)/);
+    await shot(page, 'product');
+  }
+  let refused;
+  const asked = new Promise((resolve) => { refused = resolve; });
+  await page.route(/\/recommendations\?/, async (route) => {
+    await route.fulfill({ status: 503, contentType: 'application/problem+json', headers: { 'Retry-After': '1' },
+      body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503 }) });
+    refused();
+  });
+  await page.goto(`${base}/#/products/paper-filters-100`);
+  await page.getByRole('heading', { name: 'Paper Filters, pack of 100' }).waitFor(wait);
+  await asked;
+  await page.waitForTimeout(200); // the page's answer to the 503, if it made one
+  assert.equal(await page.getByRole('heading', { name: 'Often bought together' }).count(), 0);
+  assert.equal(await page.locator('#notice').isVisible(), false, 'no error shown for an extra that is missing');
+  await page.getByRole('button', { name: 'Add Paper Filters, pack of 100 to cart' }).waitFor(wait);
+});
+
 test('an order that cannot be paid ends cancelled, with the reason shown', async (t) => {
   const page = await newPage(t);
   await register(page);

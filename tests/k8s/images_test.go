@@ -47,7 +47,7 @@ func TestImagesRunInContainerd(t *testing.T) {
 	ctd := startContainerd(t)
 
 	names := append(manifestImages(t, root), extraImages...)
-	require.GreaterOrEqual(t, len(names), 10, "the redis overlay names 6 apps, the state store and Redis: %v", names)
+	require.GreaterOrEqual(t, len(names), 11, "the redis overlay names 7 apps, the state store and Redis: %v", names)
 	for _, name := range names {
 		archive := filepath.Join(dir, path.Base(strings.Split(name, ":")[0])+".tar")
 		require.FileExists(t, archive, "%s: run make k8s-images", name)

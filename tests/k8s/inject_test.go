@@ -56,7 +56,7 @@ func TestSidecarsInjected(t *testing.T) {
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-k", "deploy/k8s/overlays/redis")
 
 	deployments := strings.Fields(c.MustKubectl(t, ctx, "", "-n", "daprshop", "get", "deployments", "-o", "jsonpath={.items[*].metadata.name}"))
-	require.Len(t, deployments, 6, "one Deployment per app")
+	require.Len(t, deployments, len(Apps), "one Deployment per app")
 	pods := map[string]pod{}
 	err := poll(ctx, 2*time.Minute, func() error {
 		out, _, err := c.Kubectl(ctx, "", "-n", "daprshop", "get", "pods", "-l", "app.kubernetes.io/part-of=daprshop", "-o", "json")

@@ -26,7 +26,7 @@ func TestScheduledOnNodes(t *testing.T) {
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-k", "deploy/k8s/overlays/redis")
 
 	deployments := strings.Fields(c.MustKubectl(t, ctx, "", "-n", "daprshop", "get", "deployments", "-o", "jsonpath={.items[*].metadata.name}"))
-	require.Len(t, deployments, 6)
+	require.Len(t, deployments, len(Apps))
 	t.Run("every Deployment rolls out", func(t *testing.T) {
 		for _, d := range deployments {
 			c.MustKubectl(t, ctx, "", "-n", "daprshop", "rollout", "status", "deployment/"+d, "--timeout=3m")
@@ -61,7 +61,7 @@ func TestScheduledOnNodes(t *testing.T) {
 			nodes[p.Spec.NodeName]++
 			assert.True(t, hasContainer(p.Spec.Containers, "daprd"), "every running pod has its daprd")
 		}
-		assert.GreaterOrEqual(t, len(pods.Items), 12, "two replicas of each of six apps at least")
+		assert.GreaterOrEqual(t, len(pods.Items), 14, "two replicas of each of seven apps at least")
 		assert.Len(t, nodes, 2, "the pods are spread over both nodes: %v", nodes)
 	})
 

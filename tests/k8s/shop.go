@@ -11,11 +11,11 @@ import (
 	"strings"
 )
 
-// Apps are the six apps of the overlays; WithAppToken those whose sidecar
+// Apps are the seven apps of the overlays; WithAppToken those whose sidecar
 // presents an app API token (the gateway serves the public and checks none).
 var (
-	Apps         = []string{"gateway", "users", "catalog", "orders", "payments", "notifications"}
-	WithAppToken = []string{"users", "catalog", "orders", "payments", "notifications"}
+	Apps         = []string{"gateway", "users", "catalog", "orders", "payments", "notifications", "recommendations"}
+	WithAppToken = []string{"users", "catalog", "orders", "payments", "notifications", "recommendations"}
 )
 
 // Secrets are the values of the secrets docs/kubernetes.md step 3 tells a

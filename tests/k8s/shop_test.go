@@ -29,6 +29,15 @@ func TestShopRunsOnTheNode(t *testing.T) {
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-k", "deploy/k8s/infra/redis")
 	c.MustKubectl(t, ctx, "", "-n", "daprshop", "rollout", "status", "statefulset/redis", "--timeout=3m")
 	c.MustKubectl(t, ctx, "", "apply", "--server-side", "-k", "deploy/k8s/overlays/redis")
+	// The node is this machine: two cores, which the pods' CPU requests
+	// fill with two replicas of each of the seven apps (2.01 of 2): a
+	// second recommendations replica does not fit, and the first leaves no
+	// room for the replacement pod the orders rollout below needs, so it
+	// runs alone (its autoscaler removed, as an operator pins a count)
+	// and makes way before that rollout. TestScheduledOnNodes rolls out
+	// every app at its full count on simulated nodes.
+	c.MustKubectl(t, ctx, "", "-n", "daprshop", "delete", "hpa", "recommendations")
+	c.MustKubectl(t, ctx, "", "-n", "daprshop", "scale", "deployment/recommendations", "--replicas=1")
 	for _, app := range Apps {
 		c.MustKubectl(t, ctx, "", "-n", "daprshop", "rollout", "status", "deployment/"+app, "--timeout=8m")
 	}
@@ -54,12 +63,19 @@ func TestShopRunsOnTheNode(t *testing.T) {
 		require.Equal(t, "completed", final.Status, "the saga ran over every app's pods: %+v", final)
 		sold += 3
 		*spent[u.id] += final.TotalCents
+		// The TypeScript app's pod counted the order from order.completed,
+		// in its store on Redis, and the gateway serves it.
+		require.EventuallyWithT(t, func(ct *assert.CollectT) {
+			assert.Equal(ct, map[string]int{b: 1}, shop.recommendations(ctx, ct, a))
+		}, time.Minute, 250*time.Millisecond, "recommendations for %s", a)
 		aof, err := filepath.Glob(filepath.Join(c.Dir, "volumes", "redis", "appendonlydir", "*.aof"))
 		require.NoError(t, err)
 		assert.NotEmpty(t, aof, "Redis keeps the shop's state in its append-only file on the claimed volume")
 	})
 
 	t.Run("deleting an orders pod mid-burst loses no saga", func(t *testing.T) {
+		// Room for the orders pod that replaces the deleted one (above).
+		c.MustKubectl(t, ctx, "", "-n", "daprshop", "scale", "deployment/recommendations", "--replicas=0")
 		users := []customer{shop.newCustomer(t, ctx, "grace"), shop.newCustomer(t, ctx, "alan")}
 		for _, u := range users {
 			customers, spent[u.id] = append(customers, u), new(int64)

@@ -115,6 +115,23 @@ func (c customer) auth() map[string]string {
 	return map[string]string{"Authorization": "Bearer " + c.token}
 }
 
+// recommendations reads what the shop says was bought with product, as
+// product → orders.
+func (s *shopClient) recommendations(ctx context.Context, t require.TestingT, product string) map[string]int {
+	var page struct {
+		Items []struct {
+			ProductID string `json:"product_id"`
+			Orders    int    `json:"orders"`
+		} `json:"items"`
+	}
+	require.NoError(t, doJSON(ctx, http.MethodGet, s.base+"/api/v1/products/"+product+"/recommendations", "", nil, http.StatusOK, &page))
+	got := map[string]int{}
+	for _, r := range page.Items {
+		got[r.ProductID] = r.Orders
+	}
+	return got
+}
+
 // twoInStock returns two products with stock to spare.
 func (s *shopClient) twoInStock(t *testing.T, ctx context.Context) (string, string) {
 	t.Helper()

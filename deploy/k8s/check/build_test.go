@@ -2,6 +2,7 @@ package check
 
 import (
 	"bufio"
+	"fmt"
 	"go/version"
 	"os"
 	"path/filepath"
@@ -122,8 +123,30 @@ func TestDockerfile(t *testing.T) {
 		assert.Equal(t, int64(n), *sc.RunAsUser, "Deployment/%s runs as another user than the image's", d.Name)
 	}
 	for _, app := range readRepo(t).Apps {
+		if app.Node {
+			assertNodeDockerfile(t, filepath.Join(root, "services", app.AppID, "Dockerfile"), n)
+			continue
+		}
 		assert.FileExists(t, filepath.Join(root, "services", app.AppID, "main.go"), "docker build --build-arg SERVICE=%s", app.AppID)
 	}
+}
+
+// assertNodeDockerfile checks a Node.js app's own Dockerfile for what
+// deploy/Dockerfile promises of the Go images: pinned bases, dependencies
+// from the lock file without install scripts, no dev dependencies in the
+// image, and the pods' numeric non-root user.
+func assertNodeDockerfile(t *testing.T, path string, uid int) {
+	t.Helper()
+	df := readDockerfile(t, path)
+	require.GreaterOrEqual(t, len(df.stages), 2, "%s: a multi-stage build", path)
+	for _, s := range df.stages {
+		assert.Empty(t, checkImage("FROM", s.image), "%s: base image %s", path, s.image)
+	}
+	build := strings.Join(df.stages[0].lines, "\n")
+	assert.Contains(t, build, "npm ci --ignore-scripts", path)
+	assert.Contains(t, build, "npm prune --omit=dev", path)
+	final := df.stages[len(df.stages)-1]
+	assert.Contains(t, final.lines, fmt.Sprintf("USER %d:%d", uid, uid), "%s runs as the pods' user", path)
 }
 
 func renderBase(t *testing.T) *Set {

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,9 @@ type App struct {
 	// ReadsAppToken is whether main.go reads APP_API_TOKEN (an app that does
 	// not, the gateway, checks no app token).
 	ReadsAppToken bool
+	// Node is whether the app runs on Node.js (a package.json in its
+	// folder; its image is built from its own Dockerfile), not Go.
+	Node bool
 }
 
 // RunFile is the part of the multi-app run file (the format of
@@ -164,9 +168,17 @@ func ReadRepo(root string) (*Repo, error) {
 		}
 		app.Config = cfg
 		app.ConfigFile, _ = filepath.Rel(root, cfgPath)
-		main := filepath.Join(appDir, "main.go")
-		port, readsToken, err := readMain(main)
-		if err != nil {
+		var (
+			port       int
+			readsToken bool
+		)
+		if _, err := os.Stat(filepath.Join(appDir, "package.json")); err == nil {
+			app.Node = true
+			port, readsToken, err = readNodeConfig(filepath.Join(appDir, "src", "config.ts"))
+			if err != nil {
+				return nil, err
+			}
+		} else if port, readsToken, err = readMain(filepath.Join(appDir, "main.go")); err != nil {
 			return nil, err
 		}
 		app.DefaultPort, app.ReadsAppToken = port, readsToken
@@ -301,6 +313,31 @@ func readMain(path string) (port int, readsAppToken bool, err error) {
 		return 0, false, fmt.Errorf("%s: the default of APP_PORT, %q, is not a port", path, ports[0])
 	}
 	return port, readsAppToken, nil
+}
+
+// The two facts readMain reads, as a Node.js app's src/config.ts states
+// them: getenv("APP_PORT") || "8086", and getenv("APP_API_TOKEN").
+var (
+	nodePortDefault = regexp.MustCompile(`getenv\("APP_PORT"\)\s*\|\|\s*"([^"]*)"`)
+	nodeAppToken    = regexp.MustCompile(`getenv\("APP_API_TOKEN"\)`)
+)
+
+// readNodeConfig reads readMain's two facts from a Node.js app's settings
+// module. A config.ts that reads its port some other way is an error here.
+func readNodeConfig(path string) (port int, readsAppToken bool, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false, err
+	}
+	m := nodePortDefault.FindAllSubmatch(b, -1)
+	if len(m) != 1 {
+		return 0, false, fmt.Errorf(`%s: want one getenv("APP_PORT") || "<port>", found %d`, path, len(m))
+	}
+	port, err = strconv.Atoi(string(m[0][1]))
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: the default of APP_PORT, %q, is not a port", path, m[0][1])
+	}
+	return port, nodeAppToken.Match(b), nil
 }
 
 func stringLit(e ast.Expr) (string, bool) {

@@ -3,6 +3,7 @@
 import { call, cart, saveCart } from './api.js';
 import { h, show, euros } from './dom.js';
 import { report, say } from './notice.js';
+import { boughtTogether } from './recommendations.js';
 
 const pageSize = 8;
 
@@ -85,4 +86,7 @@ export async function productPage(id, alive) {
     h('p', { class: 'price' }, euros(p.price_cents)),
     h('p', {}, stock(p)),
     h('div', { class: 'actions' }, addButton(p), h('a', { href: '#/' }, 'Back to the catalog')));
+  // Below the product, once (and if) it arrives; never in its way.
+  const together = await boughtTogether(p.id);
+  if (together && alive()) document.getElementById('main').append(together);
 }
