@@ -98,8 +98,8 @@ $(BIN)/promql-names: tools/promql/go.mod tools/promql/go.sum tools/promql/main.g
 	@cd tools/promql && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../$(BIN)/promql-names .
 
 .PHONY: run
-run: tools $(if $(OBSERVE),observe-tools) $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## start the whole local system (PROFILE=local, NAMERESOLUTION=sqlite; OBSERVE=1 adds Jaeger and Prometheus); Ctrl-C stops it
-	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE) -nameresolution $(NAMERESOLUTION) $(if $(OBSERVE),-observe)
+run: tools $(if $(OBSERVE),observe-tools) $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## start the whole local system (PROFILE=local, NAMERESOLUTION=sqlite; OBSERVE=1 adds Jaeger and Prometheus; TRACING=zipkin has the sidecars export Zipkin); Ctrl-C stops it
+	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -profile $(PROFILE) -nameresolution $(NAMERESOLUTION) $(if $(OBSERVE),-observe) $(if $(TRACING),-tracing $(TRACING))
 
 # The Dapr CLI path: `make infra` starts what `dapr run -f dapr/dapr.yaml`
 # leaves to its user (nats-server and its streams, sentry, placement and
@@ -108,7 +108,7 @@ run: tools $(if $(OBSERVE),observe-tools) $(if $(filter consul,$(NAMERESOLUTION)
 # (and, for another PROFILE or NAMERESOLUTION, a copy of the run file).
 .PHONY: infra
 infra: tools $(if $(filter consul,$(NAMERESOLUTION)),tools-consul) ## for the Dapr CLI: start sentry, placement, scheduler, NATS and its streams (and Consul with NAMERESOLUTION=consul); it prints what to `source` and `dapr run -f`
-	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -infra -profile $(PROFILE) -nameresolution $(NAMERESOLUTION)
+	@$(GO) run ./cmd/launcher -f dapr/dapr.yaml -infra -profile $(PROFILE) -nameresolution $(NAMERESOLUTION) $(if $(TRACING),-tracing $(TRACING))
 
 .PHONY: apps
 apps: ## build every app: the Go apps' binaries into .bin/apps/, the Node.js app with npm (what dapr/dapr.yaml runs; make run and make infra build them too)
@@ -245,7 +245,15 @@ test-profiles: ## the redis state store's suites, the state layer's contract on 
 	@for nr in mdns consul; do \
 	  $(call STAGE,$(MAKE) --no-print-directory test-e2e PROFILE=local NAMERESOLUTION=$$nr SKIP='$(NR_SKIP)',test-profiles: the suite on local with $$nr); \
 	done
+	@$(call STAGE,$(MAKE) --no-print-directory test-zipkin,test-profiles: test-zipkin)
 	@$(call STAGE,$(MAKE) --no-print-directory test-k8s,test-profiles: test-k8s)
+
+# The Zipkin option (dapr/tracing/zipkin.yaml): a system whose sidecars
+# export Zipkin, the apps OTLP, and a checkout still one trace (the tests'
+# receiver takes both formats, as Jaeger does).
+.PHONY: test-zipkin
+test-zipkin: tools $(BIN)/promql-names ## a checkout is one trace with the sidecars exporting Zipkin (TRACING=zipkin)
+	TRACING=zipkin $(GO) test -v -count=1 -timeout 10m -run 'TestCheckoutIsOneTrace' ./tests/
 
 # The fault scenarios (tests/chaos_*_test.go, tests/security_test.go) at
 # full counts: kill -9 mid-saga of every participant and the control plane,

@@ -63,6 +63,13 @@ func runWithSystem(m *testing.M) int {
 		return 1
 	}
 	defer traces.Close()
+	// TRACING=zipkin: the sidecars export Zipkin (dapr/tracing/zipkin.yaml).
+	if os.Getenv("TRACING") == "zipkin" {
+		if err := traces.listenZipkin("127.0.0.1:9411"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 
 	profile := os.Getenv("PROFILE")
 	began := time.Now()
@@ -71,10 +78,12 @@ func runWithSystem(m *testing.M) int {
 		Profile: profile,
 		// sqlite (empty), mdns or consul: dapr/nameresolution/.
 		NameResolution: os.Getenv("NAMERESOLUTION"),
-		RootDir:        root,
-		Output:         logFile,
-		Fresh:          true,
-		ReadyTimeout:   3 * time.Minute,
+		// otel (empty) or zipkin: dapr/tracing/.
+		Tracing:      os.Getenv("TRACING"),
+		RootDir:      root,
+		Output:       logFile,
+		Fresh:        true,
+		ReadyTimeout: 3 * time.Minute,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the system: %v\n", err)

@@ -21,9 +21,11 @@ import (
 // (127.0.0.1:4318, dapr/config/ and dapr/dapr.yaml): the tests read whole
 // traces from it.
 type traceSink struct {
-	mu     sync.Mutex
-	traces map[string][]sinkSpan // by trace id (hex)
-	srv    *http.Server
+	mu          sync.Mutex
+	traces      map[string][]sinkSpan // by trace id (hex)
+	srv         *http.Server
+	extra       []*http.Server // the Zipkin receiver (zipkin_test.go)
+	zipkinSpans int
 }
 
 // sinkSpan is what the tests read of one span.
@@ -52,7 +54,12 @@ func startTraceSink(addr string) (*traceSink, error) {
 	return s, nil
 }
 
-func (s *traceSink) Close() { _ = s.srv.Close() }
+func (s *traceSink) Close() {
+	_ = s.srv.Close()
+	for _, srv := range s.extra {
+		_ = srv.Close()
+	}
+}
 
 func (s *traceSink) receive(w http.ResponseWriter, r *http.Request) {
 	var body io.Reader = r.Body

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -86,6 +87,19 @@ func TestCheckoutIsOneTrace(t *testing.T) {
 	require.Len(t, roots, 1, "one root: every span's parent is in the trace\n%s", tree)
 	assert.Equal(t, "gateway", party(roots[0]))
 	assert.Equal(t, "POST /api/v1/orders", roots[0].Name)
+	if os.Getenv("TRACING") == "zipkin" {
+		// The sidecars' spans came in Zipkin's format (no instrumentation
+		// scope), the apps' by OTLP: one trace all the same.
+		sidecars := 0
+		for _, s := range spans {
+			if strings.HasSuffix(party(s), "/daprd") {
+				sidecars++
+				assert.Empty(t, s.Scope, "%s's span %q came by OTLP, not Zipkin", s.Service, s.Name)
+			}
+		}
+		assert.Positive(t, sidecars, "the sidecars' spans are in the trace")
+		t.Logf("TRACING=zipkin: %d of the trace's %d spans came from the sidecars in Zipkin's format", sidecars, len(spans))
+	}
 	// The hops the checkout is made of, each a span of the app that did it.
 	type hop struct{ party, name string }
 	hops := []hop{

@@ -2,7 +2,7 @@
 // file (dapr/dapr.yaml), the same file `dapr run -f` reads, and stops it all
 // on Ctrl-C or SIGTERM. `make run` calls it.
 //
-//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh] [-observe] [-infra] [-env-file dapr/local.env]
+//	go run ./cmd/launcher [-f dapr/dapr.yaml] [-profile local] [-fresh] [-observe] [-tracing zipkin] [-infra] [-env-file dapr/local.env]
 //
 // -infra starts only what the Dapr CLI leaves to its user (`make infra`),
 // writes the exports `dapr run -f dapr/dapr.yaml` needs, and says how to
@@ -10,6 +10,9 @@
 //
 // -observe starts Jaeger (built by `make observe-tools`) and, when installed,
 // Prometheus before everything else, and prints where to open them.
+//
+// -tracing zipkin makes every sidecar export its spans in Zipkin's format to
+// 127.0.0.1:9411 (dapr/tracing/zipkin.yaml), where Jaeger receives them too.
 //
 // Environment: PROFILE chooses the folder under components/ (default local).
 package main
@@ -43,6 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	profile := fs.String("profile", getenv("PROFILE"), "infrastructure profile: a folder under components/ (env PROFILE; default local)")
 	fresh := fs.Bool("fresh", false, "delete the profile's data (.data/<profile>) before starting")
 	nameResolution := fs.String("nameresolution", getenv("NAMERESOLUTION"), "sqlite (default), mdns or consul: a file in dapr/nameresolution/ (env NAMERESOLUTION)")
+	tracing := fs.String("tracing", getenv("TRACING"), "the sidecars' span format: otel (default) or zipkin, a file in dapr/tracing/ (env TRACING)")
 	infra := fs.Bool("infra", false, "start only what `dapr run -f` needs beside it (servers, streams, sentry, placement, scheduler) and write its exports")
 	envFile := fs.String("env-file", "dapr/local.env", "KEY=VALUE lines every sidecar and app inherits: the API tokens")
 	observe := fs.Bool("observe", false, "start Jaeger (make observe-tools) and Prometheus (if installed) for traces and metrics")
@@ -64,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		EnvFile: *envFile,
 
 		NameResolution: *nameResolution,
+		Tracing:        *tracing,
 	})
 	if err != nil {
 		return err

@@ -24,11 +24,15 @@ import (
 // the profile's data folder; for the local profile, next to the name
 // resolution's Configurations).
 func (s *System) CLIRunFile() string {
-	nr := s.cfg.NameResolution
+	nr, tr := s.cfg.NameResolution, s.cfg.Tracing
 	otherNR := nr != "" && nr != "sqlite"
 	switch {
 	case s.cfg.Profile != "local":
 		return filepath.Join(s.DataDir(), "dapr.yaml")
+	case tr != "" && tr != "otel":
+		// Next to the Configurations with its tracing block, which hold the
+		// name resolution's too.
+		return filepath.Join(s.cfg.RootDir, ".data", "tracing", tr, "dapr.yaml")
 	case otherNR:
 		return filepath.Join(s.cfg.RootDir, ".data", "nameresolution", nr, "dapr.yaml")
 	default:

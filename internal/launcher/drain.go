@@ -9,7 +9,8 @@ import (
 )
 
 // traceDrain accepts the spans every app and sidecar sends to the OTLP/HTTP
-// endpoint when no collector runs there (the system started without
+// endpoint (and, with Config.Tracing zipkin, the sidecars to Zipkin's) when
+// no collector runs there (the system started without
 // Config.Observe), and throws them away. Without it each sidecar logs a
 // failed export every 5 seconds (daprd's exporter has no quiet mode); the
 // Dapr CLI avoids the same by running Zipkin from `dapr init`. When the
@@ -27,6 +28,10 @@ func startTraceDrain(addr string) *traceDrain {
 		return nil
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v2/spans", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+		w.WriteHeader(http.StatusAccepted) // as a Zipkin server answers
+	})
 	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 		// An empty ExportTraceServiceResponse: no rejected spans.
@@ -46,4 +51,7 @@ func (d *traceDrain) close() {
 	}
 }
 
-var drainAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(otlpHTTPPort))
+var (
+	drainAddr  = net.JoinHostPort("127.0.0.1", strconv.Itoa(otlpHTTPPort))
+	zipkinAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(zipkinPort))
+)

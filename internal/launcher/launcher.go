@@ -70,6 +70,10 @@ type Config struct {
 	// apps' binaries the run file names, and writes the CLI's environment
 	// (CLIEnvFile): `make infra`, then `dapr run -f dapr/dapr.yaml`.
 	Infra bool
+	// Tracing names the format every sidecar exports its spans in: a file
+	// in dapr/tracing/ ("otel", the default the Configurations carry, or
+	// "zipkin").
+	Tracing string
 	// ReadyTimeout bounds the wait for every process to be healthy.
 	ReadyTimeout time.Duration
 }
@@ -87,7 +91,7 @@ type System struct {
 	tiers     [][]string // start order; stopped in reverse
 	fatalCh   chan error
 	once      sync.Once
-	drain     *traceDrain // spans thrown away when not observing
+	drains    []*traceDrain // spans thrown away when not observing
 	// lookPath finds binaries on PATH (exec.LookPath when nil).
 	lookPath func(string) (string, error)
 }
@@ -179,10 +183,17 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	}
 
 	if !cfg.Observe {
-		if s.drain = startTraceDrain(drainAddr); s.drain != nil {
-			s.out.System("traces are discarded (make run OBSERVE=1 keeps them and shows them in Jaeger)")
-		} else {
-			s.out.System("traces go to the collector already listening on %s", drainAddr)
+		addrs := []string{drainAddr}
+		if s.zipkin() {
+			addrs = append(addrs, zipkinAddr)
+		}
+		for _, addr := range addrs {
+			if d := startTraceDrain(addr); d != nil {
+				s.drains = append(s.drains, d)
+				s.out.System("traces sent to %s are discarded (make run OBSERVE=1 keeps them and shows them in Jaeger)", addr)
+			} else {
+				s.out.System("traces go to the collector already listening on %s", addr)
+			}
 		}
 	}
 
@@ -291,7 +302,9 @@ func (s *System) Stop() {
 			}
 			wg.Wait()
 		}
-		s.drain.close()
+		for _, d := range s.drains {
+			d.close()
+		}
 		s.out.System("stopped")
 	})
 }

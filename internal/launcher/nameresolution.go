@@ -32,33 +32,41 @@ var consulPorts = []proc.Port{
 // (SQLite), and a resolver is chosen at start without editing them. The
 // copies go to .data/nameresolution/<name>/.
 func (s *System) useNameResolution(name string) error {
-	fragment := filepath.Join(s.cfg.RootDir, "dapr", "nameresolution", name+".yaml")
+	return s.useConfigBlock("nameresolution", "nameResolution", name)
+}
+
+// useConfigBlock points every sidecar at a copy of its Configuration (as
+// it stands: another choice may have made a copy already) whose spec.<key>
+// is the block in dapr/<dir>/<name>.yaml. The copies go to
+// .data/<dir>/<name>/.
+func (s *System) useConfigBlock(dir, key, name string) error {
+	fragment := filepath.Join(s.cfg.RootDir, "dapr", dir, name+".yaml")
 	b, err := os.ReadFile(fragment)
 	if err != nil {
-		return fmt.Errorf("name resolution %q: %w (the choices are the files in dapr/nameresolution/)", name, err)
+		return fmt.Errorf("%s %q: %w (the choices are the files in dapr/%s/)", key, name, err, dir)
 	}
 	var frag yaml.Node
 	if err := yaml.Unmarshal(b, &frag); err != nil {
 		return fmt.Errorf("%s: %w", fragment, err)
 	}
-	block := mapValue(frag.Content[0], "nameResolution")
+	block := mapValue(frag.Content[0], key)
 	if block == nil {
-		return fmt.Errorf("%s has no nameResolution block", fragment)
+		return fmt.Errorf("%s has no %s block", fragment, key)
 	}
-	dir := filepath.Join(s.cfg.RootDir, ".data", "nameresolution", name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	out := filepath.Join(s.cfg.RootDir, ".data", dir, name)
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	for i, a := range s.apps {
 		if a.ConfigFile == "" {
-			return fmt.Errorf("app %s has no Configuration to set name resolution in", a.AppID)
+			return fmt.Errorf("app %s has no Configuration to set %s in", a.AppID, key)
 		}
-		out, err := spliceNameResolution(a.ConfigFile, block)
+		b, err := spliceSpec(a.ConfigFile, key, block, "dapr/"+dir+"/")
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(dir, a.AppID+".yaml")
-		if err := os.WriteFile(path, out, 0o644); err != nil {
+		path := filepath.Join(out, a.AppID+".yaml")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return err
 		}
 		s.apps[i].ConfigFile = path
@@ -66,9 +74,10 @@ func (s *System) useNameResolution(name string) error {
 	return nil
 }
 
-// spliceNameResolution returns the Configuration in path with its
-// spec.nameResolution replaced by block.
-func spliceNameResolution(path string, block *yaml.Node) ([]byte, error) {
+// spliceSpec returns the Configuration in path with its spec.<key>
+// replaced by block (added when missing), saying in a comment that the
+// block comes from the fragments in from.
+func spliceSpec(path, key string, block *yaml.Node, from string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -83,16 +92,16 @@ func spliceNameResolution(path string, block *yaml.Node) ([]byte, error) {
 	}
 	replaced := false
 	for i := 0; i+1 < len(spec.Content); i += 2 {
-		if spec.Content[i].Value == "nameResolution" {
+		if spec.Content[i].Value == key {
 			spec.Content[i+1] = block
 			replaced = true
 		}
 	}
 	if !replaced {
-		spec.Content = append(spec.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "nameResolution"}, block)
+		spec.Content = append(spec.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, block)
 	}
 	var out strings.Builder
-	out.WriteString("# Made by the launcher from " + path + " with the nameResolution block\n# of dapr/nameresolution/: edit those, not this.\n")
+	out.WriteString("# Made by the launcher from " + path + " with the " + key + " block\n# of " + from + ": edit those, not this.\n")
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {

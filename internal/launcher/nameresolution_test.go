@@ -14,7 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func TestSpliceNameResolution(t *testing.T) {
+func TestSpliceSpec(t *testing.T) {
 	t.Parallel()
 	block := &yaml.Node{}
 	require.NoError(t, yaml.Unmarshal([]byte("component: mdns\nversion: v1\n"), block))
@@ -29,7 +29,7 @@ func TestSpliceNameResolution(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "c.yaml")
 			require.NoError(t, os.WriteFile(path, []byte(tt.config), 0o644))
-			out, err := spliceNameResolution(path, block.Content[0])
+			out, err := spliceSpec(path, "nameResolution", block.Content[0], "dapr/nameresolution/")
 			require.NoError(t, err)
 			var c struct {
 				Spec map[string]any `yaml:"spec"`

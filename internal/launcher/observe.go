@@ -21,6 +21,7 @@ const (
 	jaegerQueryGRPCPort = 16685
 	jaegerHealthPort    = 13133
 	prometheusPort      = 9090
+	zipkinPort          = 9411 // Jaeger's Zipkin receiver (tools/observe/jaeger.yaml; dapr/tracing/zipkin.yaml)
 )
 
 // Files the observability tools read, relative to the repository root.
@@ -70,7 +71,7 @@ func (s *System) observeSpecs() ([]proc.Spec, error) {
 		Ports: []proc.Port{
 			{Port: otlpGRPCPort, What: "jaeger OTLP/gRPC"}, {Port: otlpHTTPPort, What: "jaeger OTLP/HTTP"},
 			{Port: jaegerUIPort, What: "jaeger UI and query API"}, {Port: jaegerQueryGRPCPort, What: "jaeger query gRPC"},
-			{Port: jaegerHealthPort, What: "jaeger health"},
+			{Port: jaegerHealthPort, What: "jaeger health"}, {Port: zipkinPort, What: "jaeger Zipkin receiver"},
 		},
 		Ready: proc.HTTP(fmt.Sprintf("http://127.0.0.1:%d/status", jaegerHealthPort)),
 	}}

@@ -112,6 +112,7 @@ func TestObserveSpecsArgs(t *testing.T) {
 	assert.Equal(t, []proc.Port{
 		{Port: 4317, What: "jaeger OTLP/gRPC"}, {Port: 4318, What: "jaeger OTLP/HTTP"},
 		{Port: 16686, What: "jaeger UI and query API"}, {Port: 16685, What: "jaeger query gRPC"}, {Port: 13133, What: "jaeger health"},
+		{Port: 9411, What: "jaeger Zipkin receiver"},
 	}, jaeger.Ports)
 
 	assert.Equal(t, "/usr/bin/prometheus", prom.Path)

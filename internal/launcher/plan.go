@@ -43,6 +43,10 @@ func (s *System) plan(ctx context.Context) (map[string]proc.Spec, error) {
 		}
 	}
 
+	if err := s.useTracing(); err != nil {
+		return nil, err
+	}
+
 	var observers []string
 	if s.cfg.Observe {
 		obs, err := s.observeSpecs()
