@@ -408,7 +408,7 @@ K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/
   -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
 
 .PHONY: k8s-tools
-k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/coredns $(BIN)/k8s/dapr-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet, kube-proxy, kwok, CoreDNS and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
+k8s-tools: $(K8S_BINS) $(DAPR_K8S_BINS) $(BIN)/k8s/kwok $(BIN)/k8s/coredns $(BIN)/k8s/dapr-crds/.done $(BIN)/k8s/traefik-crds/.done ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet, kube-proxy, kwok, CoreDNS and Dapr's operator and injector into .bin/k8s/ (12-27 min the first time)
 
 $(K8S_BINS) &: tools/k8s/go.mod tools/k8s/go.sum tools/k8s/etcd/main.go
 	@echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, the kubelet and kube-proxy $(K8S_VERSION) (10 to 25 minutes the first time)..."
@@ -447,6 +447,17 @@ $(BIN)/k8s/dapr-crds/.done: tools/go.mod
 	@mkdir -p $(BIN)/k8s/dapr-crds
 	@cp "$$(cd tools && $(GO) list -m -f '{{.Dir}}' github.com/dapr/dapr)"/charts/dapr/crds/*.yaml $(BIN)/k8s/dapr-crds/
 	@chmod u+w $(BIN)/k8s/dapr-crds/*.yaml && touch $@
+
+# Traefik's Middleware CRD, as its documentation publishes it, from the
+# Traefik module of this version (the Go module proxy serves it; the module
+# is downloaded only, outside any of ours, for this one file): make
+# test-k8s has the API server validate overlays/traefik's Middlewares.
+TRAEFIK_VERSION := v3.6.2
+$(BIN)/k8s/traefik-crds/.done: Makefile
+	@mkdir -p $(BIN)/k8s/traefik-crds
+	@dir="$$(cd $$(mktemp -d) && GOFLAGS=-mod=mod $(GO) mod download -json github.com/traefik/traefik/v3@$(TRAEFIK_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')"; \
+	  cp "$$dir/docs/content/reference/dynamic-configuration/traefik.io_middlewares.yaml" $(BIN)/k8s/traefik-crds/
+	@chmod u+w $(BIN)/k8s/traefik-crds/*.yaml && touch $@
 
 # The images the manifests name, built without a container engine or a
 # registry by mkimage (tools/image): each app's and the state store's by

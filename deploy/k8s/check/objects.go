@@ -46,6 +46,9 @@ var kinds = map[string]func() metav1.Object{
 	"dapr.io/v1alpha1/Configuration":           func() metav1.Object { return &configurationapi.Configuration{} },
 	"dapr.io/v1alpha1/Resiliency":              func() metav1.Object { return &resiliencyapi.Resiliency{} },
 	"dapr.io/v2alpha1/Subscription":            func() metav1.Object { return &subscriptionsapi.Subscription{} },
+	// The edge's (edge.go).
+	"traefik.io/v1alpha1/Middleware":         func() metav1.Object { return &TraefikMiddleware{} },
+	"configuration.konghq.com/v1/KongPlugin": func() metav1.Object { return &KongPlugin{} },
 }
 
 // Object is one decoded manifest object: a pointer to its API type.

@@ -60,6 +60,7 @@ func CheckSystem(set *Set, repo *Repo, inj Injector) Problems {
 	ps = append(ps, sys.checkResiliency()...)
 	ps = append(ps, sys.checkAvailability()...)
 	ps = append(ps, sys.checkNetwork()...)
+	ps = append(ps, sys.checkEdge()...)
 	return ps
 }
 
