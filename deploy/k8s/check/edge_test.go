@@ -80,8 +80,10 @@ func TestBrokenEdge(t *testing.T) {
 		},
 		{
 			name: "a rate limit per consumer, not per address", overlay: "kong",
-			break_: func(t *testing.T, s *Set) { named[*KongPlugin](t, s, "edge-rate-limit").Config["limit_by"] = "consumer" },
-			want:   []want{{CheckNetwork, "Ingress/gateway", "limits by consumer: the edge's limit is per client address"}},
+			break_: func(t *testing.T, s *Set) {
+				named[*KongPlugin](t, s, "edge-rate-limit").Config["limit_by"] = "consumer"
+			},
+			want: []want{{CheckNetwork, "Ingress/gateway", "limits by consumer: the edge's limit is per client address"}},
 		},
 		{
 			name: "a config field the check does not know", overlay: "kong",
