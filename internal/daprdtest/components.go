@@ -2,9 +2,11 @@ package daprdtest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // StoreEnv names the environment variable that chooses the kind of state
@@ -119,7 +121,7 @@ func WithOutbox(pubsub, topic string) StoreOption {
 // component named name on it, one durable consumer per app. (Not
 // pubsub.in-memory: with it daprd's outbox delivers to itself synchronously
 // and outbox transactions stall behind each other; seen here, a test hung.)
-func PubSub(t *testing.T, name string, topics ...string) string {
+func PubSub(t testing.TB, name string, topics ...string) string {
 	t.Helper()
 	return StartBroker(t, topics...).Component(name)
 }
@@ -130,7 +132,7 @@ type Broker struct {
 }
 
 // StartBroker starts the broker with a stream per topic (StartNATS).
-func StartBroker(t *testing.T, topics ...string) *Broker {
+func StartBroker(t testing.TB, topics ...string) *Broker {
 	t.Helper()
 	return &Broker{URL: StartNATS(t, topics...)}
 }
@@ -151,4 +153,18 @@ spec:
     - name: durableName
       value: "{appID}"
 `, name, b.URL)
+}
+
+// BenchStoreKinds are the kinds of state store a benchmark compares across:
+// SQLite always, PostgreSQL and MySQL when their servers answer on
+// 127.0.0.1 (5432, 3306: the postgres and mysql profiles' servers).
+func BenchStoreKinds() []string {
+	kinds := []string{SQLite}
+	for _, s := range []struct{ kind, addr string }{{Postgres, "127.0.0.1:5432"}, {MySQL, "127.0.0.1:3306"}} {
+		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
+			_ = c.Close()
+			kinds = append(kinds, s.kind)
+		}
+	}
+	return kinds
 }

@@ -42,14 +42,14 @@ type Sidecar struct {
 // written to a temporary folder; "{{dir}}" in them is replaced by that
 // folder, for SQLite files). It fails the test if daprd is missing or does
 // not become healthy.
-func Start(t *testing.T, appID string, resources ...string) *Sidecar {
+func Start(t testing.TB, appID string, resources ...string) *Sidecar {
 	t.Helper()
 	return StartWithEnv(t, appID, nil, resources...)
 }
 
 // StartWithEnv is Start with extra environment variables for daprd (for
 // example secrets for a secretstores.local.env component).
-func StartWithEnv(t *testing.T, appID string, env []string, resources ...string) *Sidecar {
+func StartWithEnv(t testing.TB, appID string, env []string, resources ...string) *Sidecar {
 	t.Helper()
 	return startSidecar(t, appID, env, "", "", resources...)
 }
@@ -58,7 +58,7 @@ func StartWithEnv(t *testing.T, appID string, env []string, resources ...string)
 // test's own (the builds next to daprd), so that the sidecar runs actors
 // and workflows. One of resources must be an actor state store
 // (StateStore with WithActorStateStore).
-func StartWithWorkflows(t *testing.T, appID string, resources ...string) *Sidecar {
+func StartWithWorkflows(t testing.TB, appID string, resources ...string) *Sidecar {
 	t.Helper()
 	bin := filepath.Dir(findDaprd(t))
 	dir := t.TempDir()
@@ -73,7 +73,7 @@ func StartWithWorkflows(t *testing.T, appID string, resources ...string) *Sideca
 	return startSidecar(t, appID, nil, pl.Addr(), sc.Addr(), resources...)
 }
 
-func startSidecar(t *testing.T, appID string, env []string, placement, scheduler string, resources ...string) *Sidecar {
+func startSidecar(t testing.TB, appID string, env []string, placement, scheduler string, resources ...string) *Sidecar {
 	t.Helper()
 	daprd := findDaprd(t)
 	dir := t.TempDir()
@@ -128,7 +128,7 @@ func Run(t testing.TB, spec proc.Spec, within time.Duration) *proc.Started {
 
 // findDaprd returns the pinned build (make tools), else an official install
 // in ~/.dapr/bin, which `make tools` accepts instead of building.
-func findDaprd(t *testing.T) string {
+func findDaprd(t testing.TB) string {
 	t.Helper()
 	pinned := filepath.Join(repoRoot(t), ".bin", "daprd")
 	if _, err := os.Stat(pinned); err == nil {
@@ -145,7 +145,7 @@ func findDaprd(t *testing.T) string {
 }
 
 // repoRoot finds the folder holding go.mod, from the test's folder up.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // StartNATS runs the pinned nats-server (make tools) with JetStream and one
 // stream per topic, as the launcher does for the local profile, and returns
 // its URL. It stops when the test ends.
-func StartNATS(t *testing.T, topics ...string) string {
+func StartNATS(t testing.TB, topics ...string) string {
 	t.Helper()
 	bin := filepath.Join(repoRoot(t), ".bin", "nats-server")
 	if _, err := os.Stat(bin); err != nil {

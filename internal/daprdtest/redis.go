@@ -21,24 +21,24 @@ import (
 // from the redis profile's server, and may restart it.
 type Redis struct {
 	Addr string
-	t    *testing.T
+	t    testing.TB
 	spec proc.Spec
 	p    *proc.Started
 }
 
 // StartRedis runs a redis-server for the test; it stops when the test ends.
-func StartRedis(t *testing.T) *Redis {
+func StartRedis(t testing.TB) *Redis {
 	return startRedis(t, false)
 }
 
 // StartDurableRedis runs a redis-server that writes every command to its
 // append-only file before it answers (appendfsync always), so that a
 // Restart keeps what was acknowledged.
-func StartDurableRedis(t *testing.T) *Redis {
+func StartDurableRedis(t testing.TB) *Redis {
 	return startRedis(t, true)
 }
 
-func startRedis(t *testing.T, durable bool) *Redis {
+func startRedis(t testing.TB, durable bool) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -70,7 +70,7 @@ func (r *Redis) Restart() {
 // socket folder.
 type StateComponent struct {
 	Folder string
-	t      *testing.T
+	t      testing.TB
 	spec   proc.Spec
 	p      *proc.Started
 }
@@ -78,7 +78,7 @@ type StateComponent struct {
 // StartStateComponent runs the component for the test, in a socket folder
 // of its own (a short path: a Unix socket's must fit in 108 bytes); it
 // stops when the test ends, after the sidecars started later.
-func StartStateComponent(t *testing.T) *StateComponent {
+func StartStateComponent(t testing.TB) *StateComponent {
 	t.Helper()
 	bin := filepath.Join(repoRoot(t), ".bin", "redisstate")
 	if _, err := os.Stat(bin); err != nil {
@@ -114,7 +114,7 @@ func (c *StateComponent) Restart() {
 	c.p = start(c.t, c.spec)
 }
 
-func start(t *testing.T, spec proc.Spec) *proc.Started {
+func start(t testing.TB, spec proc.Spec) *proc.Started {
 	t.Helper()
 	p, err := proc.Run(context.Background(), spec, 30*time.Second)
 	if err != nil {
@@ -129,7 +129,7 @@ func kill(p *proc.Started) {
 	p.Stop()
 }
 
-func stopAndShow(t *testing.T, p *proc.Started) {
+func stopAndShow(t testing.TB, p *proc.Started) {
 	if p == nil {
 		return
 	}
@@ -142,7 +142,7 @@ func stopAndShow(t *testing.T, p *proc.Started) {
 // prepareRedis starts what the resources need before daprd: a redis-server
 // for "{{redis}}", and the pluggable component for its type. It returns
 // the resources with the address in, and the environment for daprd.
-func prepareRedis(t *testing.T, resources []string) ([]string, []string, *Redis, *StateComponent) {
+func prepareRedis(t testing.TB, resources []string) ([]string, []string, *Redis, *StateComponent) {
 	t.Helper()
 	var redis *Redis
 	var comp *StateComponent
