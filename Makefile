@@ -343,12 +343,14 @@ $(BIN)/dtm: tools/dtm/go.mod tools/dtm/go.sum
 	@touch $@
 
 .PHONY: bench
-bench: tools tools-bench ## measure and write docs/benchmarks.md + .png (BENCHTIME=5s per run, BENCH_REPS=3, BENCH_PARTS=invoke,saga,pubsub,micro; ~12 min)
+bench: tools tools-bench apps-node ## measure and write docs/benchmarks.md + .png (BENCHTIME=5s per run, BENCH_REPS=3, BENCH_PARTS=invoke,saga,pubsub,micro; ~12 min)
 	@cd bench && $(GO) vet ./... && $(GO) build -o ../$(BIN)/bench .
+	@# The system the saga part starts includes the Node.js app: apps-node
+	@# installs its packages first, outside the namespace (no registry in it).
 	@# Part 4 runs `go test` offline inside the namespace: fetch what it needs first.
 	@$(GO) mod download
 	flock $(BENCH_LOCK) $(if $(filter 1,$(BENCH_NETNS)),unshare --net sh -c 'ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo && exec "$$0" "$$@"') \
-	  $(BIN)/bench -root . -benchtime $(BENCHTIME) -reps $(BENCH_REPS) -parts $(BENCH_PARTS)
+	  $(BIN)/bench -root . -benchtime $(BENCHTIME) -reps $(BENCH_REPS) -parts $(BENCH_PARTS) $(if $(filter 1,$(BENCH_NETNS)),-hostnet /proc/$$$$/ns/net)
 # ---- end bench ----
 
 # ---- Containers and Kubernetes (deploy/Dockerfile, deploy/k8s/, docs/kubernetes.md) ----

@@ -37,6 +37,9 @@ type config struct {
 	out       string
 	png       string
 	benchStat string // benchstat binary
+	// hostNet is the machine's network namespace (/proc/<pid>/ns/net of a
+	// process outside the bench's own), where part 4 runs its benchmarks.
+	hostNet string
 	microTime string // -benchtime for the Go benchmarks
 	microN    int    // -count for the Go benchmarks
 }
@@ -75,6 +78,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.reps, "reps", 3, "repetitions of each measurement, alternating the order")
 	fs.IntVar(&cfg.workers, "workers", 32, "closed-loop workers of the throughput runs")
 	fs.StringVar(&parts, "parts", "invoke,micro,pubsub,saga", "parts to run")
+	fs.StringVar(&cfg.hostNet, "hostnet", "", "the machine's network namespace (/proc/<pid>/ns/net), where part 4's Go benchmarks run (make bench passes its shell's)")
 	fs.StringVar(&cfg.out, "out", "", "report file (default ROOT/docs/benchmarks.md)")
 	fs.StringVar(&cfg.benchStat, "benchstat", "", "benchstat binary (default ROOT/.bin/benchstat)")
 	fs.StringVar(&cfg.microTime, "micro-benchtime", "200ms", "-benchtime of the Go benchmarks")

@@ -90,11 +90,11 @@ func runMicro(ctx context.Context, cfg config, log func(string, ...any)) (*micro
 		args := []string{"test", "-run", "^$", "-bench", "^(" + strings.Join(byPkg[pkg], "|") + ")$",
 			"-benchmem", "-count", strconv.Itoa(cfg.microN), "-benchtime", cfg.microTime, pkg}
 		cmd := exec.CommandContext(ctx, "go", args...)
-		if inPrivateNetwork() {
+		if cfg.hostNet != "" {
 			// The Go benchmarks use loopback servers of their own, and the
 			// catalog page the machine's SQL servers, which the bench's
 			// private namespace cannot reach: they run in the machine's.
-			cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--target", "1", "--net", "--", "go"}, args...)...)
+			cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + cfg.hostNet, "--", "go"}, args...)...)
 		}
 		cmd.Dir = cfg.root
 		var stderr bytes.Buffer
@@ -130,18 +130,6 @@ func runMicro(ctx context.Context, cfg config, log func(string, ...any)) (*micro
 		r.stats[f.name] = string(out)
 	}
 	return r, nil
-}
-
-// inPrivateNetwork reports whether the bench runs in a network namespace of
-// its own (make bench as root: unshare --net), as root, so that nsenter can
-// run a command in the machine's.
-func inPrivateNetwork() bool {
-	if os.Geteuid() != 0 {
-		return false
-	}
-	self, err1 := os.Readlink("/proc/self/ns/net")
-	host, err2 := os.Readlink("/proc/1/ns/net")
-	return err1 == nil && err2 == nil && self != host
 }
 
 var benchLine = regexp.MustCompile(`^Benchmark(\w+)(/\S*?)?(-\d+)?\s+\d+\s+(.*)$`)
