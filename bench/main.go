@@ -39,7 +39,7 @@ type config struct {
 	benchStat string // benchstat binary
 	// hostNet is the machine's network namespace (/proc/<pid>/ns/net of a
 	// process outside the bench's own), where part 4 runs its benchmarks.
-	hostNet string
+	hostNet   string
 	microTime string // -benchtime for the Go benchmarks
 	microN    int    // -count for the Go benchmarks
 }
